@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	OPT_CONFIG = 0x100, OPT_INSTANCE, OPT_MEMORY, OPT_MEMORY_FD, OPT_MEMORY_PID, OPT_LAYOUT,
+	OPT_VMLINUX, OPT_SYSTEM_MAP, OPT_BTF, OPT_WATCH_DIR, OPT_SOCKET, OPT_INTERVAL_MS,
+	OPT_STATE_FILE, OPT_INSPECT, OPT_SAMPLES,
+};
+
+static const struct option long_options[] = {
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "instance", required_argument, NULL, OPT_INSTANCE },
+	{ "memory", required_argument, NULL, OPT_MEMORY },
+	{ "memory-fd", required_argument, NULL, OPT_MEMORY_FD },
+	{ "memory-pid", required_argument, NULL, OPT_MEMORY_PID },
+	{ "layout", required_argument, NULL, OPT_LAYOUT },
+	{ "vmlinux", required_argument, NULL, OPT_VMLINUX },
+	{ "system-map", required_argument, NULL, OPT_SYSTEM_MAP },
+	{ "btf", required_argument, NULL, OPT_BTF },
+	{ "watch-dir", required_argument, NULL, OPT_WATCH_DIR },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "interval-ms", required_argument, NULL, OPT_INTERVAL_MS },
+	{ "state-file", required_argument, NULL, OPT_STATE_FILE },
+	{ "inspect", required_argument, NULL, OPT_INSPECT },
+	{ "samples", required_argument, NULL, OPT_SAMPLES },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+void options_usage(FILE *out)
+{
+	fputs("usage: bpfwatchd [--config FILE] [--instance NAME]\n"
+	      "                 [--memory PATH | --memory-fd N | --memory-pid PID] [--layout SPEC]\n"
+	      "                 [--vmlinux PATH | --system-map PATH --btf PATH]\n"
+	      "                 [--watch-dir DIR]... [--socket PATH] [--interval-ms N]\n"
+	      "                 [--state-file PATH] [--inspect kernel|maps|sample [--samples N]]\n"
+	      "  --layout q35 | pc | flat [,max-ram-below-4g=SIZE] | GPA:SIZE@OFFSET[,...]\n",
+	      out);
+}
+
+static int parse_uint(const char *option, const char *text, unsigned long max,
+		      unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (errno || end == text || *end || text[0] == '-' || v > max) {
+		fprintf(stderr, "bpfwatchd: --%s: \"%s\" is not a whole number in 0..%lu\n",
+			option, text, max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+int options_parse(int argc, char **argv, struct daemon_options *opts)
+{
+	unsigned long v;
+	int c, sources = 0;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->memory_fd = -1;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_CONFIG: opts->config = optarg; break;
+		case OPT_INSTANCE: opts->instance = optarg; break;
+		case OPT_MEMORY: opts->memory = optarg; sources++; break;
+		case OPT_MEMORY_FD:
+			if (parse_uint("memory-fd", optarg, INT_MAX, &v) < 0)
+				return -EINVAL;
+			opts->memory_fd = (int)v;
+			sources++;
+			break;
+		case OPT_MEMORY_PID:
+			if (parse_uint("memory-pid", optarg, INT_MAX, &v) < 0 || v == 0) {
+				if (v == 0)
+					fprintf(stderr, "bpfwatchd: --memory-pid: 0 is not a process\n");
+				return -EINVAL;
+			}
+			opts->memory_pid = (pid_t)v;
+			sources++;
+			break;
+		case OPT_LAYOUT: opts->layout = optarg; break;
+		case OPT_VMLINUX: opts->vmlinux = optarg; break;
+		case OPT_SYSTEM_MAP: opts->system_map = optarg; break;
+		case OPT_BTF: opts->btf = optarg; break;
+		case OPT_WATCH_DIR:
+			if (opts->nwatch_dirs == OPTIONS_MAX_WATCH_DIRS) {
+				fprintf(stderr, "bpfwatchd: --watch-dir: at most %d directories\n",
+					OPTIONS_MAX_WATCH_DIRS);
+				return -EINVAL;
+			}
+			opts->watch_dirs[opts->nwatch_dirs++] = optarg;
+			break;
+		case OPT_SOCKET: opts->socket = optarg; break;
+		case OPT_INTERVAL_MS:
+			if (parse_uint("interval-ms", optarg, 3600 * 1000, &v) < 0 || v == 0) {
+				if (v == 0)
+					fprintf(stderr, "bpfwatchd: --interval-ms: must be at least 1\n");
+				return -EINVAL;
+			}
+			opts->interval_ms = (unsigned int)v;
+			break;
+		case OPT_STATE_FILE: opts->state_file = optarg; break;
+		case OPT_INSPECT:
+			if (!strcmp(optarg, "kernel"))
+				opts->inspect = INSPECT_KERNEL;
+			else if (!strcmp(optarg, "maps"))
+				opts->inspect = INSPECT_MAPS;
+			else if (!strcmp(optarg, "sample"))
+				opts->inspect = INSPECT_SAMPLE;
+			else {
+				fprintf(stderr, "bpfwatchd: --inspect: \"%s\" is not one of kernel, maps, sample\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_SAMPLES:
+			if (parse_uint("samples", optarg, 1000000, &v) < 0 || v == 0) {
+				if (v == 0)
+					fprintf(stderr, "bpfwatchd: --samples: must be at least 1\n");
+				return -EINVAL;
+			}
+			opts->samples = (unsigned int)v;
+			break;
+		case 'h': opts->help = true; break;
+		default:
+			if (optopt && optopt < 0x100)
+				fprintf(stderr, "bpfwatchd: unknown option -%c\n", optopt);
+			else if (optopt)
+				fprintf(stderr, "bpfwatchd: option %s needs a value\n", argv[optind - 1]);
+			else
+				fprintf(stderr, "bpfwatchd: unknown option %s\n", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "bpfwatchd: unexpected argument \"%s\"\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (sources > 1) {
+		fprintf(stderr, "bpfwatchd: give only one of --memory, --memory-fd, --memory-pid\n");
+		return -EINVAL;
+	}
+	if (opts->samples && opts->inspect != INSPECT_SAMPLE) {
+		fprintf(stderr, "bpfwatchd: --samples goes with --inspect sample\n");
+		return -EINVAL;
+	}
+	return 0;
+}
