@@ -121,3 +121,4 @@ install: all
 
 clean:
 	rm -rf build build-san lib/*.a lib/*.so daemon/bpfwatchd daemon/bpfwatchctl
+.SECONDARY:

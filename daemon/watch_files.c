@@ -1,0 +1,554 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* asprintf */
+#endif
+#include "watch_files.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+/* How much of an offending key or section name a message quotes. */
+#define QUOTE_MAX 64
+#define QUOTE_BUF (QUOTE_MAX * 4 + 8)
+
+#define WATCH_SUFFIX ".watch"
+
+enum key_id { KEY_MAP, KEY_FIELD, KEY_AGGREGATE, KEY_LABEL, KEY_OBJECT, KEY_COUNT };
+
+static const char *const key_names[KEY_COUNT] = {
+	[KEY_MAP] = "Map",
+	[KEY_FIELD] = "Field",
+	[KEY_AGGREGATE] = "Aggregate",
+	[KEY_LABEL] = "Label",
+	[KEY_OBJECT] = "Object",
+};
+
+/* The [Watch] section being read. */
+struct section {
+	unsigned int line;		/* of its header; 0 outside any section */
+	char *value[KEY_COUNT];
+	unsigned int key_line[KEY_COUNT];
+	enum bw_agg agg;
+};
+
+/* Copy @len bytes of @s for a message: control, high-bit, quote and backslash bytes as \xNN. */
+static const char *quote(const char *s, size_t len, char *buf, size_t size)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < len && o + 5 < size; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (i == QUOTE_MAX) {
+			snprintf(buf + o, size - o, "...");
+			return buf;
+		}
+		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+__attribute__((format(printf, 5, 6)))
+static int line_error(struct bw_error *err, int code, const char *name, unsigned int line,
+		      const char *fmt, ...)
+{
+	char msg[BW_ERROR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return bw_error_set(err, code, "%s:%u: %s", name, line, msg);
+}
+
+/* Prefix a message from a lib check with "file:line"; keeps the code even when err is NULL. */
+static int at_line(struct bw_error *err, int r, const char *name, unsigned int line)
+{
+	if (r < 0 && err)
+		bw_error_prefix(err, "%s:%u", name, line);
+	return r;
+}
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static void trim(const char **s, size_t *len)
+{
+	while (*len && is_blank(**s)) {
+		(*s)++;
+		(*len)--;
+	}
+	while (*len && is_blank((*s)[*len - 1]))
+		(*len)--;
+}
+
+static void section_clear(struct section *sec)
+{
+	unsigned int k;
+
+	for (k = 0; k < KEY_COUNT; k++)
+		free(sec->value[k]);
+	memset(sec, 0, sizeof(*sec));
+}
+
+/* Turn a complete section into a watch of @set. */
+static int section_finish(struct bw_watch_set *set, const char *name, struct section *sec,
+			  struct bw_error *err)
+{
+	static const enum key_id required[] = { KEY_MAP, KEY_FIELD, KEY_AGGREGATE, KEY_LABEL };
+	struct bw_watch w;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (!sec->value[required[i]])
+			return line_error(err, -EINVAL, name, sec->line,
+					  "[Watch] section has no %s=", key_names[required[i]]);
+	w = (struct bw_watch){
+		.map_suffix = sec->value[KEY_MAP],
+		.field = sec->value[KEY_FIELD],
+		.agg = sec->agg,
+		.label = sec->value[KEY_LABEL],
+		.object = sec->value[KEY_OBJECT],
+		.source_file = name,
+		.source_line = sec->line,
+	};
+	/* The set's messages already start with "name:line: ". */
+	return bw_watch_set_add(set, &w, err);
+}
+
+/* A "Key=Value" line inside a section; the value is checked by its own rules. */
+static int section_key(struct section *sec, const char *name, unsigned int line,
+		       const char *key, size_t klen, const char *val, size_t vlen,
+		       struct bw_error *err)
+{
+	char q[QUOTE_BUF];
+	unsigned int k;
+	char *value;
+	int r;
+
+	for (k = 0; k < KEY_COUNT; k++)
+		if (strlen(key_names[k]) == klen && memcmp(key_names[k], key, klen) == 0)
+			break;
+	if (k == KEY_COUNT)
+		return line_error(err, -EINVAL, name, line,
+				  "unknown key \"%s\" in [Watch] (expected Map, Field, Aggregate, "
+				  "Label or Object)", quote(key, klen, q, sizeof(q)));
+	if (sec->value[k])
+		return line_error(err, -EINVAL, name, line, "duplicate key %s= (first set at line %u)",
+				  key_names[k], sec->key_line[k]);
+	value = strndup(val, vlen);
+	if (!value)
+		return line_error(err, -ENOMEM, name, line, "out of memory");
+	switch ((enum key_id)k) {
+	case KEY_MAP: r = bw_watch_check_map_suffix(value, err); break;
+	case KEY_FIELD: r = bw_watch_check_field(value, err); break;
+	case KEY_AGGREGATE: r = bw_agg_parse(value, &sec->agg, err); break;
+	case KEY_LABEL: r = bw_watch_check_label(value, err); break;
+	case KEY_OBJECT: r = bw_watch_check_object(value, err); break;
+	default: r = -EINVAL; break;
+	}
+	if (r < 0) {
+		free(value);
+		return at_line(err, r, name, line);
+	}
+	sec->value[k] = value;
+	sec->key_line[k] = line;
+	return 0;
+}
+
+int watch_file_parse(struct bw_watch_set *set, const char *name, const char *text, size_t len,
+		     struct bw_error *err)
+{
+	struct section sec = { 0 };
+	char q[QUOTE_BUF];
+	unsigned int line = 0;
+	size_t pos = 0;
+	int r = 0;
+
+	while (pos < len && r == 0) {
+		const char *ls = text + pos, *nl = memchr(ls, '\n', len - pos), *eq;
+		size_t ll = nl ? (size_t)(nl - ls) : len - pos;
+
+		pos += ll + (nl ? 1 : 0);
+		line++;
+		if (ll > WATCH_FILE_MAX_LINE) {
+			r = line_error(err, -EINVAL, name, line, "line longer than %d bytes",
+				       WATCH_FILE_MAX_LINE);
+			break;
+		}
+		if (memchr(ls, '\0', ll)) {
+			r = line_error(err, -EINVAL, name, line, "contains a NUL byte");
+			break;
+		}
+		trim(&ls, &ll);
+		if (ll == 0 || ls[0] == '#' || ls[0] == ';')
+			continue;
+		if (ls[0] == '[') {
+			if (ls[ll - 1] != ']') {
+				r = line_error(err, -EINVAL, name, line,
+					       "malformed section header \"%s\" (no closing ']')",
+					       quote(ls, ll, q, sizeof(q)));
+				break;
+			}
+			if (ll - 2 != strlen("Watch") || memcmp(ls + 1, "Watch", ll - 2) != 0) {
+				r = line_error(err, -EINVAL, name, line,
+					       "unknown section [%s] (only [Watch] is known)",
+					       quote(ls + 1, ll - 2, q, sizeof(q)));
+				break;
+			}
+			if (sec.line) {
+				r = section_finish(set, name, &sec, err);
+				section_clear(&sec);
+				if (r < 0)
+					break;
+			}
+			sec.line = line;
+			continue;
+		}
+		eq = memchr(ls, '=', ll);
+		if (!eq) {
+			r = line_error(err, -EINVAL, name, line,
+				       "\"%s\" is not Key=Value, a [Watch] header or a comment",
+				       quote(ls, ll, q, sizeof(q)));
+			break;
+		}
+		{
+			const char *key = ls, *val = eq + 1;
+			size_t klen = (size_t)(eq - ls), vlen = ll - klen - 1;
+
+			trim(&key, &klen);
+			trim(&val, &vlen);
+			if (klen == 0) {
+				r = line_error(err, -EINVAL, name, line, "empty key before '='");
+				break;
+			}
+			if (!sec.line) {
+				r = line_error(err, -EINVAL, name, line,
+					       "key \"%s\" outside a [Watch] section",
+					       quote(key, klen, q, sizeof(q)));
+				break;
+			}
+			r = section_key(&sec, name, line, key, klen, val, vlen, err);
+		}
+	}
+	if (r == 0 && sec.line)
+		r = section_finish(set, name, &sec, err);
+	section_clear(&sec);
+	return r;
+}
+
+/* /dev/null (1:3 on Linux): a drop-in symlinked there masks a file of that name. */
+static bool is_dev_null(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(1, 3);
+}
+
+int watch_file_load(struct bw_watch_set *set, const char *path, struct bw_error *err)
+{
+	struct stat st;
+	char *buf;
+	size_t len = 0;
+	int fd, r;
+
+	/* O_NONBLOCK: a FIFO named *.watch must not hang the reload. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return bw_error_set(err, -errno, "%s: cannot open: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		r = bw_error_set(err, -errno, "%s: cannot stat: %s", path, strerror(errno));
+		close(fd);
+		return r;
+	}
+	if (is_dev_null(&st)) {
+		close(fd);
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return bw_error_set(err, -EINVAL, "%s: not a regular file", path);
+	}
+	if ((uint64_t)st.st_size > WATCH_FILE_MAX_BYTES) {
+		close(fd);
+		return bw_error_set(err, -EFBIG, "%s: %lld bytes, larger than the %u-byte cap on a "
+				    "watch file", path, (long long)st.st_size, WATCH_FILE_MAX_BYTES);
+	}
+	/* One byte more than the cap, to notice a file that grew since fstat. */
+	buf = malloc(WATCH_FILE_MAX_BYTES + 1);
+	if (!buf) {
+		close(fd);
+		return bw_error_set(err, -ENOMEM, "%s: out of memory", path);
+	}
+	for (;;) {
+		ssize_t got = read(fd, buf + len, WATCH_FILE_MAX_BYTES + 1 - len);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			r = bw_error_set(err, -errno, "%s: cannot read: %s", path, strerror(errno));
+			goto out;
+		}
+		if (got == 0)
+			break;
+		len += (size_t)got;
+		if (len > WATCH_FILE_MAX_BYTES) {
+			r = bw_error_set(err, -EFBIG, "%s: larger than the %u-byte cap on a watch file",
+					 path, WATCH_FILE_MAX_BYTES);
+			goto out;
+		}
+	}
+	r = watch_file_parse(set, path, buf, len, err);
+out:
+	free(buf);
+	close(fd);
+	return r;
+}
+
+void watch_dirs_free(char **dirs, size_t n)
+{
+	size_t i;
+
+	if (!dirs)
+		return;
+	for (i = 0; i < n; i++)
+		free(dirs[i]);
+	free(dirs);
+}
+
+static bool instance_char_ok(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == ':' || c == '_' || c == '.' || c == '@' || c == '-' || c == '\\';
+}
+
+int watch_dirs_default(const char *root, const char *instance, char ***dirs, size_t *n,
+		       struct bw_error *err)
+{
+	static const char *const levels[] = { "/etc/bpfwatch", "/run/bpfwatch", "/usr/lib/bpfwatch" };
+	char q[QUOTE_BUF];
+	char **out;
+	size_t i, count = 0, rlen;
+
+	*dirs = NULL;
+	*n = 0;
+	if (instance) {
+		size_t ilen = strlen(instance);
+
+		if (ilen == 0 || ilen > WATCH_INSTANCE_MAX || instance[0] == '.')
+			return bw_error_set(err, -EINVAL,
+					    "instance name \"%s\": must be 1..%d characters, not "
+					    "starting with '.'", quote(instance, ilen, q, sizeof(q)),
+					    WATCH_INSTANCE_MAX);
+		for (i = 0; i < ilen; i++)
+			if (!instance_char_ok(instance[i]))
+				return bw_error_set(err, -EINVAL,
+						    "instance name \"%s\": byte 0x%02x at offset %zu is "
+						    "not one of [A-Za-z0-9:_.@-\\]",
+						    quote(instance, ilen, q, sizeof(q)),
+						    (unsigned char)instance[i], i);
+	}
+	if (!root || !*root)
+		root = "/";
+	rlen = strlen(root);
+	while (rlen > 0 && root[rlen - 1] == '/')
+		rlen--;
+	out = calloc(2 * sizeof(levels) / sizeof(levels[0]), sizeof(*out));
+	if (!out)
+		goto nomem;
+	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		if (instance &&
+		    asprintf(&out[count++], "%.*s%s/%s.watch.d", (int)rlen, root, levels[i],
+			     instance) < 0) {
+			out[--count] = NULL;
+			goto nomem;
+		}
+		if (asprintf(&out[count++], "%.*s%s/watch.d", (int)rlen, root, levels[i]) < 0) {
+			out[--count] = NULL;
+			goto nomem;
+		}
+	}
+	*dirs = out;
+	*n = count;
+	return 0;
+nomem:
+	watch_dirs_free(out, count);
+	return bw_error_set(err, -ENOMEM, "building the watch search path: out of memory");
+}
+
+struct found {
+	char *name;
+	size_t dir;		/* index in the search path: lower wins */
+};
+
+static int found_cmp(const void *a, const void *b)
+{
+	const struct found *fa = a, *fb = b;
+	int c = strcmp(fa->name, fb->name);
+
+	if (c)
+		return c;
+	return fa->dir < fb->dir ? -1 : fa->dir > fb->dir;
+}
+
+static bool is_watch_name(const char *name)
+{
+	size_t len = strlen(name), slen = strlen(WATCH_SUFFIX);
+
+	return name[0] != '.' && len > slen && strcmp(name + len - slen, WATCH_SUFFIX) == 0;
+}
+
+/* Append the "*.watch" names of @dir to @found; a missing directory adds nothing. */
+static int scan_dir(const char *dir, size_t index, struct found **found, size_t *nfound,
+		    size_t *cap, struct bw_error *err)
+{
+	struct dirent *de;
+	size_t in_dir = 0;
+	DIR *d;
+	int r = 0;
+
+	d = opendir(dir);
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		return bw_error_set(err, -errno, "%s: cannot open watch directory: %s", dir,
+				    strerror(errno));
+	}
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			if (errno)
+				r = bw_error_set(err, -errno, "%s: cannot read watch directory: %s",
+						 dir, strerror(errno));
+			break;
+		}
+		if (!is_watch_name(de->d_name))
+			continue;
+		if (++in_dir > WATCH_FILES_MAX) {
+			r = bw_error_set(err, -E2BIG, "%s: more than %d watch files", dir,
+					 WATCH_FILES_MAX);
+			break;
+		}
+		if (*nfound == *cap) {
+			size_t ncap = *cap ? *cap * 2 : 32;
+			struct found *grown = realloc(*found, ncap * sizeof(*grown));
+
+			if (!grown) {
+				r = bw_error_set(err, -ENOMEM, "%s: out of memory", dir);
+				break;
+			}
+			*found = grown;
+			*cap = ncap;
+		}
+		(*found)[*nfound].name = strdup(de->d_name);
+		(*found)[*nfound].dir = index;
+		if (!(*found)[*nfound].name) {
+			r = bw_error_set(err, -ENOMEM, "%s: out of memory", dir);
+			break;
+		}
+		(*nfound)++;
+	}
+	closedir(d);
+	return r;
+}
+
+int watch_files_list(const char *const *dirs, size_t ndirs, char ***paths, size_t *n,
+		     struct bw_error *err)
+{
+	struct found *found = NULL;
+	size_t nfound = 0, cap = 0, i, count = 0;
+	char **out = NULL;
+	int r = 0;
+
+	*paths = NULL;
+	*n = 0;
+	for (i = 0; i < ndirs && r == 0; i++)
+		r = scan_dir(dirs[i], i, &found, &nfound, &cap, err);
+	if (r < 0)
+		goto out;
+	if (nfound > 1)
+		qsort(found, nfound, sizeof(*found), found_cmp);
+	out = calloc(nfound ? nfound : 1, sizeof(*out));
+	if (!out) {
+		r = bw_error_set(err, -ENOMEM, "listing watch files: out of memory");
+		goto out;
+	}
+	for (i = 0; i < nfound; i++) {
+		const char *dir;
+		size_t dlen;
+
+		/* Sorted by name, then by directory: the first of each name wins. */
+		if (i > 0 && strcmp(found[i].name, found[i - 1].name) == 0)
+			continue;
+		if (count == WATCH_FILES_MAX) {
+			r = bw_error_set(err, -E2BIG, "more than %d watch files in the search path",
+					 WATCH_FILES_MAX);
+			goto out;
+		}
+		dir = dirs[found[i].dir];
+		dlen = strlen(dir);
+		while (dlen > 1 && dir[dlen - 1] == '/')
+			dlen--;
+		if (asprintf(&out[count], "%.*s%s%s", (int)dlen, dir,
+			     dlen && dir[dlen - 1] == '/' ? "" : "/", found[i].name) < 0) {
+			out[count] = NULL;
+			r = bw_error_set(err, -ENOMEM, "listing watch files: out of memory");
+			goto out;
+		}
+		count++;
+	}
+out:
+	for (i = 0; i < nfound; i++)
+		free(found[i].name);
+	free(found);
+	if (r < 0) {
+		watch_dirs_free(out, count);
+		return r;
+	}
+	*paths = out;
+	*n = count;
+	return 0;
+}
+
+int watch_files_load(const char *const *dirs, size_t ndirs, struct bw_watch_set **out,
+		     struct bw_error *err)
+{
+	struct bw_watch_set *set;
+	char **paths;
+	size_t i, n;
+	int r;
+
+	*out = NULL;
+	r = watch_files_list(dirs, ndirs, &paths, &n, err);
+	if (r < 0)
+		return r;
+	set = bw_watch_set_new();
+	if (!set) {
+		watch_dirs_free(paths, n);
+		return bw_error_set(err, -ENOMEM, "loading watch files: out of memory");
+	}
+	for (i = 0; i < n && r == 0; i++)
+		r = watch_file_load(set, paths[i], err);
+	watch_dirs_free(paths, n);
+	if (r < 0) {
+		bw_watch_set_free(set);
+		return r;
+	}
+	*out = set;
+	return 0;
+}
