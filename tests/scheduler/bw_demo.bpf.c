@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * bw_demo: the project's own sched_ext scheduler, run inside the test guest
+ * so the end-to-end tests have a scheduler whose every value is known.
+ *
+ * Scheduling is a plain global FIFO: a waking task whose previous CPU (or
+ * another) is idle goes straight to that CPU's local DSQ from select_cpu;
+ * every other task is queued on one custom DSQ (BW_DSQ_ID) and each CPU
+ * pulls from it in ops.dispatch.  That is all sched_ext needs to keep every
+ * task running, so the scheduler stays attached for as long as the test
+ * wants.
+ *
+ * The rest is instrumentation with known semantics (see bw_demo.h): counters
+ * only ever grow (atomic adds, so two CPUs never lose or roll back an
+ * update), gauges move in known ranges, and the static fields hold fixed
+ * values from ops.init on.  libbpf names this object "bw_demo" (the loader
+ * passes the name explicitly), so its global sections become the maps
+ * "bw_demo.bss", "bw_demo.data" and "bw_demo.rodata".
+ */
+#define BW_INIT_DATA_MAGIC 0xb0f0
+#define BW_INIT_DATA_COUNTER 1
+#define BW_INIT_RO_SLICE_NS 20000000ULL /* SCX_SLICE_DFL */
+#include "bw_common.bpf.h"
+
+#define BW_IDENT 0xb0d3b0d3c0ffee01ULL
+#define BW_STATE_HI 0xb0b0
+
+static void count_slot(const struct task_struct *p)
+{
+	u32 key = (u32)p->pid % BW_NR_SLOTS;
+	struct bw_slot *slot = bpf_map_lookup_elem(&slots, &key);
+
+	if (slot)
+		__sync_fetch_and_add(&slot->hits, 1);
+}
+
+s32 BW_OPS(bw_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
+{
+	bool is_idle = false;
+	s32 cpu;
+
+	__sync_fetch_and_add(&stats.ops.select_cpus, 1);
+	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
+	if (is_idle) {
+		__sync_fetch_and_add(&stats.ops.direct, 1);
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, ro_slice_ns, 0);
+	}
+	return cpu;
+}
+
+void BW_OPS(bw_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	__sync_fetch_and_add(&stats.ops.enqueues, 1);
+	count_slot(p);
+	scx_bpf_dsq_insert(p, BW_DSQ_ID, ro_slice_ns, enq_flags);
+}
+
+void BW_OPS(bw_dispatch, s32 cpu, struct task_struct *prev)
+{
+	__sync_fetch_and_add(&stats.ops.dispatches, 1);
+	scx_bpf_dsq_move_to_local(BW_DSQ_ID);
+}
+
+void BW_OPS(bw_running, struct task_struct *p)
+{
+	u32 zero = 0, cpu = bpf_get_smp_processor_id();
+	struct bw_cpu_stat *cs;
+	struct bw_ctx_acc *acc;
+
+	__sync_fetch_and_add(&stats.runs, 1);
+
+	/* Per-CPU values are only ever written by their own CPU. */
+	cs = bpf_map_lookup_elem(&cpu_stats, &zero);
+	if (cs) {
+		cs->runs++;
+		cs->gauge = (s64)(cs->runs % 11) - 5;
+	}
+	acc = bpf_map_lookup_elem(&cpu_ctx_stor_acc, &cpu);
+	if (acc) {
+		acc->switches++;
+		acc->last_pid = (u32)p->pid;
+		acc->cpu = (s32)cpu;
+	}
+}
+
+void BW_OPS(bw_tick, struct task_struct *p)
+{
+	u32 zero = 0;
+	struct bw_cpu_stat *cs;
+	u64 t = __sync_fetch_and_add(&stats.ticks, 1) + 1;
+
+	state.gauge = (s32)(t % 21) - 10;
+	state.word = ((u64)BW_STATE_HI << 32) | (u32)t;
+	state.bits.tick_mod = t % 64;
+	state.drift = -(s64)t;
+	__sync_fetch_and_add(&data_counter, 1);
+
+	cs = bpf_map_lookup_elem(&cpu_stats, &zero);
+	if (cs)
+		cs->ticks++;
+}
+
+s32 BW_OPS(bw_init_task, struct task_struct *p, struct scx_init_task_args *args)
+{
+	__sync_fetch_and_add(&stats.ops.inits, 1);
+	return 0;
+}
+
+s32 BW_OPS_SLEEPABLE(bw_init)
+{
+	u32 i;
+
+	/* Unrolled, with the key in its own variable: a loop counter whose
+	 * address is passed to a helper loses its bounds in the verifier. */
+#pragma clang loop unroll(full)
+	for (i = 0; i < BW_NR_SLOTS; i++) {
+		u32 key = i;
+		struct bw_slot *slot = bpf_map_lookup_elem(&slots, &key);
+
+		if (!slot)
+			continue;
+		slot->id = i + 1;
+		slot->weight = 100 * (i + 1);
+		slot->delta = -10 * (s32)(i + 1);
+	}
+#pragma clang loop unroll(full)
+	for (i = 0; i < BW_MAX_CPUS; i++) {
+		u32 key = i;
+		struct bw_ctx_acc *acc = bpf_map_lookup_elem(&cpu_ctx_stor_acc, &key);
+
+		if (acc)
+			acc->cpu = -1;
+	}
+
+	ident = BW_IDENT;
+	state.fixed_neg = -5;
+	state.neg16 = -1234;
+	state.neg8 = -7;
+	state.small = 200;
+	state.mode = BW_MODE_FIFO;
+	state.word = (u64)BW_STATE_HI << 32;
+	state.bits.ver_major = 7;
+	state.bits.ver_minor = 42;
+	state.bits.neg_bits = -3;
+	state.bits.armed = 1;
+	state.enabled = true;
+
+	return scx_bpf_create_dsq(BW_DSQ_ID, -1);
+}
+
+void BW_OPS(bw_exit, struct scx_exit_info *ei)
+{
+	exit_kind = ei->kind;
+	state.enabled = false;
+}
+
+SEC(".struct_ops.link")
+struct sched_ext_ops bw_demo_ops = {
+	.select_cpu = (void *)bw_select_cpu,
+	.enqueue = (void *)bw_enqueue,
+	.dispatch = (void *)bw_dispatch,
+	.running = (void *)bw_running,
+	.tick = (void *)bw_tick,
+	.init_task = (void *)bw_init_task,
+	.init = (void *)bw_init,
+	.exit = (void *)bw_exit,
+	.name = "bw_demo",
+};
