@@ -7,7 +7,7 @@
 #include <signal.h>
 #include <string.h>
 
-static __thread sigjmp_buf *guard_jump;
+static __thread sigjmp_buf *volatile guard_jump;	/* volatile: a signal handler reads it */
 static struct sigaction previous_sigbus;
 static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
 static int guard_init_error;
