@@ -35,7 +35,8 @@ static int parse_number(const char *s, const char **end, uint64_t *out)
 	if (!isdigit((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
-	v = strtoull(s, &e, 0);
+	/* 0x hex or decimal, never octal: "010G" is ten gigabytes. */
+	v = strtoull(s, &e, s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 16 : 10);
 	if (errno)
 		return -EINVAL;
 	switch (*e) {
