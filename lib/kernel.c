@@ -650,3 +650,57 @@ fail:
 	bw_kernel_free(k);
 	return r;
 }
+
+int bw_kernel_from_parts(struct bw_ram *ram, const struct bw_kernel_parts *parts,
+			 struct bw_kernel **out, struct bw_error *err)
+{
+	struct bw_kernel *k = kernel_new(ram);
+
+	*out = NULL;
+	if (!k) {
+		bw_symtab_free(parts->symtab);
+		btf__free(parts->btf);
+		return bw_error_set(err, -ENOMEM, "out of memory");
+	}
+	k->symtab = parts->symtab;
+	k->btf = parts->btf;
+	if (!k->symtab || !k->btf || parts->nr_cpu_ids == 0 ||
+	    parts->nr_cpu_ids > MAX_NR_CPU_IDS || !parts->per_cpu_offset ||
+	    (parts->paging_levels != 4 && parts->paging_levels != 5) ||
+	    parts->image_end < parts->image_start) {
+		bw_kernel_free(k);
+		return bw_error_set(err, -EINVAL, "incomplete kernel parts");
+	}
+	k->info.source = BW_KERNEL_FROM_FILES;
+	snprintf(k->info.release, sizeof(k->info.release), "%s",
+		 parts->release ? parts->release : "unknown");
+	k->info.phys_base = parts->phys_base;
+	k->info.kaslr_offset = parts->kaslr_offset;
+	k->info.paging_levels = parts->paging_levels;
+	k->image_start = parts->image_start;
+	k->image_end = parts->image_end;
+	bw_pt_init(&k->pt, k->phys, parts->pgd_gpa, parts->paging_levels, 0);
+	if (parts->page_offset_base) {
+		k->info.page_offset_base = parts->page_offset_base;
+		k->direct_map_end = parts->page_offset_base +
+			(1ULL << (parts->paging_levels == 5 ? DIRECT_MAP_BITS_5LEVEL :
+				  DIRECT_MAP_BITS_4LEVEL));
+	}
+	k->per_cpu_offset = calloc(parts->nr_cpu_ids, sizeof(*k->per_cpu_offset));
+	if (!k->per_cpu_offset) {
+		bw_kernel_free(k);
+		return bw_error_set(err, -ENOMEM, "out of memory");
+	}
+	memcpy(k->per_cpu_offset, parts->per_cpu_offset,
+	       parts->nr_cpu_ids * sizeof(*k->per_cpu_offset));
+	k->info.nr_cpu_ids = parts->nr_cpu_ids;
+	k->info.kallsyms_count = bw_symtab_count(k->symtab);
+	{
+		uint32_t size = 0;
+
+		btf__raw_data(k->btf, &size);
+		k->info.btf_size = size;
+	}
+	*out = k;
+	return 0;
+}

@@ -70,4 +70,26 @@ struct bw_kernel_info {
 
 void bw_kernel_get_info(const struct bw_kernel *k, struct bw_kernel_info *info);
 
+/*
+ * A kernel model from facts the caller already has (a VMM that knows its
+ * guest, or a test that laid one out): no VMCOREINFO scan, no kallsyms.
+ * Takes ownership of @symtab and @btf, also on failure.
+ */
+struct bw_kernel_parts {
+	const char *release;
+	uint64_t phys_base;
+	uint64_t kaslr_offset;
+	uint64_t page_offset_base;	/* 0: no direct-map shortcut, walk instead */
+	uint64_t pgd_gpa;		/* GPA of the top-level page table */
+	int paging_levels;		/* 4 or 5 */
+	uint64_t image_start, image_end;	/* kernel text mapping window */
+	struct bw_symtab *symtab;
+	struct btf *btf;
+	uint32_t nr_cpu_ids;
+	const uint64_t *per_cpu_offset;	/* nr_cpu_ids entries */
+};
+
+int bw_kernel_from_parts(struct bw_ram *ram, const struct bw_kernel_parts *parts,
+			 struct bw_kernel **out, struct bw_error *err);
+
 #endif
