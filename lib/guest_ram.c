@@ -225,14 +225,62 @@ int bw_ram_check(struct bw_ram *ram, struct bw_error *err)
 	return 0;
 }
 
-int bw_ram_for_each_page(struct bw_ram *ram, uint64_t page_size,
-			 int (*fn)(void *ctx, uint64_t gpa), void *ctx)
+/* Pages handed to a page walk per pread(): big enough to amortise the call. */
+#define PAGE_WALK_WINDOW (2u << 20)
+
+/* One data extent [start, end) of the file, belonging to region @reg. */
+static int walk_extent(struct bw_ram *ram, const struct bw_ram_region *reg, uint64_t start,
+		       uint64_t end, uint64_t page_size, uint8_t *window,
+		       int (*fn)(void *ctx, uint64_t gpa, const uint8_t *page), void *ctx)
 {
-	for (unsigned int i = 0; i < ram->layout.nregions; i++) {
+	uint64_t off = (start + page_size - 1) & ~(page_size - 1);
+
+	while (off + page_size <= end) {
+		uint64_t pages = (end - off) / page_size;
+		uint64_t max_pages = PAGE_WALK_WINDOW / page_size;
+		size_t len;
+		ssize_t got;
+
+		if (pages > max_pages)
+			pages = max_pages;
+		len = (size_t)(pages * page_size);
+		got = pread(ram->fd, window, len, (off_t)off);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < (ssize_t)len) {
+			ram->faulted = true;
+			return -EIO;
+		}
+		for (uint64_t i = 0; i < pages; i++) {
+			int r = fn(ctx, reg->gpa + (off + i * page_size - reg->offset),
+				   window + i * page_size);
+
+			if (r)
+				return r;
+		}
+		off += len;
+	}
+	return 0;
+}
+
+int bw_ram_for_each_page(struct bw_ram *ram, uint64_t page_size,
+			 int (*fn)(void *ctx, uint64_t gpa, const uint8_t *page), void *ctx)
+{
+	uint8_t *window;
+	int r = 0;
+
+	if (page_size == 0 || (page_size & (page_size - 1)) || page_size > PAGE_WALK_WINDOW)
+		return -EINVAL;
+	if (ram->faulted)
+		return -EIO;
+	window = malloc(PAGE_WALK_WINDOW);
+	if (!window)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < ram->layout.nregions && r == 0; i++) {
 		const struct bw_ram_region *reg = &ram->layout.regions[i];
 		uint64_t pos = reg->offset, end = reg->offset + reg->size;
 
-		while (pos < end) {
+		while (pos < end && r == 0) {
 			off_t data = lseek(ram->fd, (off_t)pos, SEEK_DATA);
 			off_t hole;
 
@@ -250,17 +298,13 @@ int bw_ram_for_each_page(struct bw_ram *ram, uint64_t page_size,
 				break;
 			if ((uint64_t)hole > end)
 				hole = (off_t)end;
-			for (uint64_t off = ((uint64_t)data + page_size - 1) & ~(page_size - 1);
-			     off + page_size <= (uint64_t)hole; off += page_size) {
-				int r = fn(ctx, reg->gpa + (off - reg->offset));
-
-				if (r)
-					return r;
-			}
+			r = walk_extent(ram, reg, (uint64_t)data, (uint64_t)hole, page_size, window,
+					fn, ctx);
 			pos = (uint64_t)hole > pos ? (uint64_t)hole : end;
 		}
 	}
-	return 0;
+	free(window);
+	return r;
 }
 
 static int ram_as_read(void *ctx, uint64_t addr, void *buf, size_t len, struct bw_error *err)

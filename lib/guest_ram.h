@@ -59,11 +59,15 @@ int bw_ram_check(struct bw_ram *ram, struct bw_error *err);
 
 /*
  * Call @fn for each page-aligned GPA whose page holds data in the file,
- * skipping holes (never-touched RAM) without faulting them in.  Stops when
- * @fn returns non-zero and returns that value.
+ * skipping holes (never-touched RAM) without faulting them in, with a copy
+ * of the page's @page_size bytes.  The pages are read
+ * with pread() in large windows, not through the mapping: a first touch of
+ * every page of a mapping costs far more than copying it, and a read never
+ * raises SIGBUS.  Stops when @fn returns non-zero and returns that value;
+ * -EIO when the file shrank under the walk.
  */
 int bw_ram_for_each_page(struct bw_ram *ram, uint64_t page_size,
-			 int (*fn)(void *ctx, uint64_t gpa), void *ctx);
+			 int (*fn)(void *ctx, uint64_t gpa, const uint8_t *page), void *ctx);
 
 /* The guest-physical address space over this RAM. */
 struct bw_addrspace bw_ram_addrspace(struct bw_ram *ram);

@@ -301,24 +301,16 @@ static int scan_read(struct scan *s, uint64_t gpa, void *buf, size_t len, bool *
 	return bw_error_set(s->err, r, "scanning guest RAM for VMCOREINFO: %s", read_err.msg);
 }
 
-static int scan_page(void *ctx, uint64_t gpa)
+static int scan_page(void *ctx, uint64_t gpa, const uint8_t *head)
 {
 	struct scan *s = ctx;
-	uint8_t head[NOTE_TEXT_OFFSET + OSRELEASE_PREFIX_LEN];
 	bool from_note, skip;
 	size_t len;
 	int r;
 
 	/* The cheap test every page pays: four bytes. */
-	r = scan_read(s, gpa, head, 4, &skip);
-	if (r < 0 || skip)
-		return r;
 	if (memcmp(head, "\x0b\0\0\0", 4) != 0 && memcmp(head, OSRELEASE_PREFIX, 4) != 0)
 		return 0;
-
-	r = scan_read(s, gpa, head, sizeof(head), &skip);
-	if (r < 0 || skip)
-		return r;
 	if (head[0] == NOTE_NAMESZ &&
 	    memcmp(head + 8, note_header_tail, sizeof(note_header_tail)) == 0 &&
 	    memcmp(head + NOTE_TEXT_OFFSET, OSRELEASE_PREFIX, OSRELEASE_PREFIX_LEN) == 0) {
@@ -334,9 +326,7 @@ static int scan_page(void *ctx, uint64_t gpa)
 		len = descsz;
 		from_note = true;
 	} else if (memcmp(head, OSRELEASE_PREFIX, OSRELEASE_PREFIX_LEN) == 0) {
-		r = scan_read(s, gpa, s->buf, SCAN_PAGE_SIZE, &skip);
-		if (r < 0 || skip)
-			return r;
+		memcpy(s->buf, head, SCAN_PAGE_SIZE);
 		len = strnlen(s->buf, SCAN_PAGE_SIZE);
 		from_note = false;
 	} else {
@@ -365,6 +355,9 @@ int bw_vmcoreinfo_scan(struct bw_ram *ram,
 	s->ctx = ctx;
 	s->err = err;
 	r = bw_ram_for_each_page(ram, SCAN_PAGE_SIZE, scan_page, s);
+	if (r == -EIO)
+		r = bw_error_set(err, r, "scanning guest RAM for VMCOREINFO: %s shrank under the scan",
+				 bw_ram_describe(ram));
 	free(s);
 	return r;
 }

@@ -453,14 +453,17 @@ END_TEST
 struct pages {
 	unsigned int count;
 	uint64_t gpa[MAX_PAGES];
+	uint8_t byte0[MAX_PAGES], byte100[MAX_PAGES];	/* the page contents handed over */
 	unsigned int stop_after;
 };
 
-static int on_page(void *ctx, uint64_t gpa)
+static int on_page(void *ctx, uint64_t gpa, const uint8_t *page)
 {
 	struct pages *p = ctx;
 
 	ck_assert_uint_lt(p->count, MAX_PAGES);
+	p->byte0[p->count] = page[0];
+	p->byte100[p->count] = page[100];
 	p->gpa[p->count++] = gpa;
 	return p->stop_after && p->count >= p->stop_after ? 5 : 0;
 }
@@ -484,6 +487,9 @@ START_TEST(test_for_each_page_skips_holes)
 	ck_assert_uint_eq(p.gpa[1], 4 * PAGE);
 	ck_assert_uint_eq(p.gpa[2], 100 * PAGE);
 	ck_assert_uint_eq(p.gpa[3], 16 * MIB - PAGE);
+	ck_assert_uint_eq(p.byte0[0], 'a');
+	ck_assert_uint_eq(p.byte100[1], 'b');
+	ck_assert_uint_eq(p.byte0[2], 'c');
 	/* Walking the pages allocated nothing in the file. */
 	ck_assert_int_eq(fstat(fd, &after), 0);
 	ck_assert_int_eq(after.st_blocks, before.st_blocks);
