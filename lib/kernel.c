@@ -423,9 +423,12 @@ static int collect_candidate(void *ctx, const struct bw_vmcoreinfo *vi)
 	struct candidates *c = ctx;
 
 	for (unsigned int i = 0; i < c->count; i++) {
-		/* The note and the data page hold the same text: keep one. */
-		if (c->copies[i]->len == vi->len && memcmp(c->copies[i]->text, vi->text, vi->len) == 0)
+		/* The note and the data page hold the same text: keep one, the note. */
+		if (c->copies[i]->len == vi->len && memcmp(c->copies[i]->text, vi->text, vi->len) == 0) {
+			if (vi->from_note && !c->copies[i]->from_note)
+				*c->copies[i] = *vi;
 			return 0;
+		}
 	}
 	if (c->count == MAX_VMCOREINFO_CANDIDATES)
 		return 0;
