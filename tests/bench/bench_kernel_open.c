@@ -61,10 +61,11 @@ int main(int argc, char **argv)
 			struct bw_kernel_info info;
 
 			bw_kernel_get_info(k, &info);
+			qsort(times, (size_t)repeat, sizeof(*times), compare_double);
 			printf("%-34s RAM %5.2f GiB  open->kernel model: min %7.1f ms  median %7.1f ms"
 			       "  max %7.1f ms  (%u runs, %llu symbols, %llu-byte BTF)\n",
 			       argv[4], bw_ram_file_size(ram) / (double)(1ULL << 30),
-			       (qsort(times, (size_t)repeat, sizeof(*times), compare_double), times[0]),
+			       times[0],
 			       times[repeat / 2], times[repeat - 1], repeat,
 			       (unsigned long long)info.kallsyms_count,
 			       (unsigned long long)info.btf_size);
