@@ -44,7 +44,13 @@
 #define DEFAULT_START_KERNEL 0xffffffff81000000ULL
 /* KERNEL_IMAGE_SIZE with RANDOMIZE_BASE; used until _end is known. */
 #define DEFAULT_KERNEL_IMAGE_SIZE (1ULL << 30)
-/* MAX_PHYSMEM_BITS: the direct map spans this much from page_offset_base. */
+/*
+ * MAX_PHYSMEM_BITS: the most the direct map can span from page_offset_base.
+ * With memory KASLR the region is cut to RAM + CONFIG_RANDOMIZE_MEMORY_
+ * PHYSICAL_PADDING (10 TiB, or 0 without memory hotplug) and vmalloc_base
+ * follows it (arch/x86/mm/kaslr.c kernel_randomize_memory()), so only the
+ * guest's RAM, not this whole span, may take the direct-map shortcut.
+ */
 #define DIRECT_MAP_BITS_4LEVEL 46
 #define DIRECT_MAP_BITS_5LEVEL 52
 /* CONFIG_NR_CPUS is at most 8192 on x86-64. */
@@ -53,8 +59,12 @@
 #define MAX_KERNEL_BTF_SIZE (64ULL << 20)
 /* VMCOREINFO copies considered: note, data page, safecopy, stale ones. */
 #define MAX_VMCOREINFO_CANDIDATES 8
-/* How long to watch jiffies when two kernels decode. */
-#define LIVENESS_WAIT_NS (60 * 1000 * 1000)
+/*
+ * How long to watch jiffies when two kernels decode (only after a reboot
+ * left the old one in RAM).  An idle tickless guest may not move jiffies
+ * for a while; the wait ends as soon as one moves.
+ */
+#define LIVENESS_WAIT_NS (1000 * 1000 * 1000)
 
 struct bw_kernel {
 	struct bw_ram *ram;
@@ -67,6 +77,24 @@ struct bw_kernel {
 	uint64_t direct_map_end;		/* 0: no direct-map shortcut yet */
 	uint64_t *per_cpu_offset;
 };
+
+/* End of the direct-map window: page_offset_base + the end of guest RAM. */
+static uint64_t direct_map_end(const struct bw_kernel *k, uint64_t base, int levels)
+{
+	const struct bw_layout *layout = bw_ram_layout(k->ram);
+	uint64_t span = 0, max = 1ULL << (levels == 5 ? DIRECT_MAP_BITS_5LEVEL :
+					  DIRECT_MAP_BITS_4LEVEL);
+
+	for (unsigned int i = 0; i < layout->nregions; i++) {
+		uint64_t end = layout->regions[i].gpa + layout->regions[i].size;
+
+		if (end > span)
+			span = end;
+	}
+	if (span > max)
+		span = max;
+	return base + span < base ? UINT64_MAX : base + span;
+}
 
 static int text_to_phys(const struct bw_kernel *k, uint64_t va, size_t len, uint64_t *pa)
 {
@@ -291,10 +319,7 @@ static int read_direct_map_base(struct bw_kernel *k, struct bw_error *err)
 		return bw_error_set(err, -EINVAL, "page_offset_base=%#" PRIx64
 				    " is not a 1 GiB-aligned kernel address", base);
 	k->info.page_offset_base = base;
-	k->direct_map_end = base + (1ULL << (k->info.paging_levels == 5 ?
-					     DIRECT_MAP_BITS_5LEVEL : DIRECT_MAP_BITS_4LEVEL));
-	if (k->direct_map_end < base)
-		k->direct_map_end = UINT64_MAX;
+	k->direct_map_end = direct_map_end(k, base, k->info.paging_levels);
 	return 0;
 }
 
@@ -486,8 +511,8 @@ int bw_kernel_open(struct bw_ram *ram, const struct bw_kernel_files *files,
 	r = bw_vmcoreinfo_scan(ram, collect_candidate, &c, err);
 	if (r < 0)
 		goto out;
-	if (want_files) {
-		r = open_from_files(ram, files, c.count ? c.copies[c.count - 1] : NULL, out, err);
+	if (want_files && c.count == 0) {
+		r = open_from_files(ram, files, NULL, out, err);
 		goto out;
 	}
 	if (c.count == 0) {
@@ -498,10 +523,15 @@ int bw_kernel_open(struct bw_ram *ram, const struct bw_kernel_files *files,
 				 bw_ram_describe(ram));
 		goto out;
 	}
+	/*
+	 * With files too: a rebooted guest holds the KERNELOFFSET of each boot,
+	 * and the files match the running one only when slid by its own.
+	 */
 	for (unsigned int i = 0; i < c.count; i++) {
 		struct bw_error e = { 0 };
 
-		if (model_from_vmcoreinfo(ram, c.copies[i], &models[nmodels], &e) == 0)
+		if ((want_files ? open_from_files(ram, files, c.copies[i], &models[nmodels], &e) :
+		     model_from_vmcoreinfo(ram, c.copies[i], &models[nmodels], &e)) == 0)
 			nmodels++;
 		else if (!first.code)
 			first = e;
@@ -685,9 +715,8 @@ int bw_kernel_from_parts(struct bw_ram *ram, const struct bw_kernel_parts *parts
 	bw_pt_init(&k->pt, k->phys, parts->pgd_gpa, parts->paging_levels, 0);
 	if (parts->page_offset_base) {
 		k->info.page_offset_base = parts->page_offset_base;
-		k->direct_map_end = parts->page_offset_base +
-			(1ULL << (parts->paging_levels == 5 ? DIRECT_MAP_BITS_5LEVEL :
-				  DIRECT_MAP_BITS_4LEVEL));
+		k->direct_map_end = direct_map_end(k, parts->page_offset_base,
+						   parts->paging_levels);
 	}
 	k->per_cpu_offset = calloc(parts->nr_cpu_ids, sizeof(*k->per_cpu_offset));
 	if (!k->per_cpu_offset) {
