@@ -1,0 +1,1232 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The watch engine (engine.h): the inventory, resolution and the per-tick
+ * fast path.
+ *
+ * What is cached per resolved watch, and why it stays right:
+ *   - file offsets of its leaf bytes (one, or one per CPU).  Array values
+ *     and per-CPU copies are allocated with their map and freed with it,
+ *     and the page tables of a live vmalloc area or per-CPU chunk do not
+ *     change, so a translation made at resolve time holds for the map's
+ *     life.  Its end shows in its id (bpf_map_free_id() zeroes map->id), a
+ *     new scheduler in scx_root and the ops' callbacks, new maps in
+ *     map_idr.idr_next; any of them makes the next tick re-scan.  The
+ *     kernel model's page-table cache is flushed before every re-scan
+ *     because freed vmalloc ranges are reused;
+ *   - one guard per map in use: the file offset of its id.
+ * Everything else (names, BTF, JSON) is touched only when resolving or when
+ * a view is built.
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bpf_inventory.h"
+#include "field_path.h"
+#include "fold.h"
+#include "guest_ram.h"
+#include "kernel.h"
+
+#define PAGE_SIZE_4K 4096ULL
+/* An element index "[N]" is a u32 (a map key): ten digits at most. */
+#define INDEX_DIGITS_MAX 10
+/* Longest full map name kept for status (bpf_inventory.c takes at most 255). */
+#define FULL_NAME_MAX 256
+/* Room for the first per-CPU translation failure of a watch, for status. */
+#define MISSING_MSG_MAX 256
+
+enum wstate { W_PENDING, W_RESOLVED, W_ERROR };
+
+static const char *const wstate_names[] = { "pending", "resolved", "error" };
+
+struct leaf {
+	bool load;		/* one aligned load at off; else bytewise from gpa[] */
+	uint32_t cpu;
+	uint32_t len0;		/* bytewise: bytes at gpa[0]; the rest at gpa[1] */
+	uint64_t off;
+	uint64_t gpa[2];
+};
+
+struct ewatch {
+	const struct bw_watch *w;	/* owned by the engine's watch set */
+	bool percpu;
+	enum wstate state;
+	char reason[BW_ERROR_MSG_MAX];
+	/* the resolution, when state == W_RESOLVED */
+	struct bw_field field;
+	bool aligned;			/* every leaf is one naturally aligned load */
+	uint32_t index;
+	uint32_t map_id, map_type;
+	char map_name[BW_BPF_NAME_LEN];
+	char map_full_name[FULL_NAME_MAX];
+	char object[BW_BPF_NAME_LEN];
+	uint64_t object_btf;
+	uint64_t va;			/* array: the load unit; percpu: pptrs[index] */
+	struct leaf *leaves;		/* capacity: nr_cpus for percpu watches, else 1 */
+	uint32_t nleaves;
+	uint32_t cpus_missing;
+	char missing_msg[MISSING_MSG_MAX];
+	/* the last tick */
+	uint64_t s_seq;			/* engine tick this was read in; 0: never */
+	bool s_ok;
+	struct bw_value s_value;	/* scalar kinds */
+	struct bw_fold_cpu_value *readings;	/* percpu kinds: capacity nr_cpus */
+	uint32_t s_n;
+	uint32_t s_failed;		/* percpu: CPUs whose load or decode failed */
+	char s_error[BW_ERROR_MSG_MAX];
+};
+
+struct guard {
+	uint32_t id;
+	uint64_t off;			/* file offset of the map's id */
+};
+
+struct bw_engine {
+	struct bw_kernel *k;
+	struct bw_ram *ram;
+	struct bw_bpf_layout layout;
+	uint32_t nr_cpus;
+	struct bw_watch_set *set;
+	struct bw_fold *fold;
+	struct ewatch *w;
+	size_t n;
+	struct guard *guards;		/* capacity n */
+	size_t nguards;
+	size_t nunresolved;
+	bool resolve_needed;
+	struct bw_bpf_inventory *inv;
+	enum bw_engine_state state;
+	char message[BW_ERROR_MSG_MAX];
+	bool has_prefix;		/* prefix can key metrics this tick */
+	char prefix[BW_BPF_NAME_LEN];
+	uint64_t seq, scans;
+	uint64_t last_attempt_mono;	/* last scan or resolution attempt */
+	uint64_t min_mono;		/* the earliest time the next tick may have */
+	uint64_t last_mono, last_duration_ns;
+	int64_t last_wall;
+};
+
+const char *bw_engine_state_name(enum bw_engine_state state)
+{
+	switch (state) {
+	case BW_ENGINE_STARTING:		return "starting";
+	case BW_ENGINE_ERROR:			return "error";
+	case BW_ENGINE_NO_SCHEDULER:		return "no_scheduler";
+	case BW_ENGINE_SCHEDULER_UNKNOWN:	return "scheduler_unknown";
+	case BW_ENGINE_SAMPLING:		return "sampling";
+	}
+	return "?";
+}
+
+/* ---- watch sets ---- */
+
+static void free_watches(struct ewatch *w, size_t n)
+{
+	for (size_t i = 0; w && i < n; i++) {
+		free(w[i].leaves);
+		free(w[i].readings);
+	}
+	free(w);
+}
+
+static int copy_set(const struct bw_watch_set *src, struct bw_watch_set **out,
+		    struct bw_error *err)
+{
+	struct bw_watch_set *set = bw_watch_set_new();
+	size_t n = src ? bw_watch_set_count(src) : 0;
+
+	if (!set)
+		return bw_error_set(err, -ENOMEM, "copying the watch set: out of memory");
+	for (size_t i = 0; i < n; i++) {
+		int r = bw_watch_set_add(set, bw_watch_set_get(src, i), err);
+
+		if (r < 0) {
+			bw_watch_set_free(set);
+			return r;
+		}
+	}
+	*out = set;
+	return 0;
+}
+
+/* Everything a watch set needs, made before it replaces the old one. */
+struct prepared {
+	struct bw_watch_set *set;
+	struct bw_fold *fold;
+	struct ewatch *w;
+	struct guard *guards;
+	size_t n;
+};
+
+static void prepared_free(struct prepared *p)
+{
+	free_watches(p->w, p->n);
+	free(p->guards);
+	bw_fold_free(p->fold);
+	bw_watch_set_free(p->set);
+}
+
+static int prepare(struct bw_engine *e, const struct bw_watch_set *src, uint64_t mono_ns,
+		   int64_t wall_ns, struct prepared *p, struct bw_error *err)
+{
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	r = copy_set(src, &p->set, err);
+	if (r < 0)
+		return r;
+	p->n = bw_watch_set_count(p->set);
+	r = bw_fold_new(p->set, mono_ns, wall_ns, &p->fold, err);
+	if (r < 0)
+		goto fail;
+	p->w = calloc(p->n ? p->n : 1, sizeof(*p->w));
+	p->guards = calloc(p->n ? p->n : 1, sizeof(*p->guards));
+	if (!p->w || !p->guards)
+		goto oom;
+	for (size_t i = 0; i < p->n; i++) {
+		struct ewatch *ew = &p->w[i];
+		size_t cap;
+
+		ew->w = bw_watch_set_get(p->set, i);
+		ew->percpu = bw_agg_is_percpu(ew->w->agg);
+		ew->state = W_PENDING;
+		snprintf(ew->reason, sizeof(ew->reason), "not resolved yet (no tick)");
+		cap = ew->percpu ? e->nr_cpus : 1;
+		ew->leaves = calloc(cap, sizeof(*ew->leaves));
+		ew->readings = calloc(cap, sizeof(*ew->readings));
+		if (!ew->leaves || !ew->readings)
+			goto oom;
+	}
+	return 0;
+oom:
+	r = bw_error_set(err, -ENOMEM, "preparing %zu watches: out of memory", p->n);
+fail:
+	prepared_free(p);
+	memset(p, 0, sizeof(*p));
+	return r;
+}
+
+static void install(struct bw_engine *e, struct prepared *p, uint64_t mono_ns)
+{
+	struct prepared old = { .set = e->set, .fold = e->fold, .w = e->w, .guards = e->guards,
+				.n = e->n };
+
+	prepared_free(&old);
+	e->set = p->set;
+	e->fold = p->fold;
+	e->w = p->w;
+	e->guards = p->guards;
+	e->n = p->n;
+	e->nguards = 0;
+	e->nunresolved = p->n;
+	e->resolve_needed = true;
+	e->min_mono = mono_ns;
+}
+
+int bw_engine_new(struct bw_kernel *k, const struct bw_watch_set *set, uint64_t mono_ns,
+		  int64_t wall_ns, struct bw_engine **out, struct bw_error *err)
+{
+	struct bw_engine *e;
+	struct prepared p;
+	int r;
+
+	*out = NULL;
+	if (!k)
+		return bw_error_set(err, -EINVAL, "making a watch engine: no kernel model");
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return bw_error_set(err, -ENOMEM, "making a watch engine: out of memory");
+	e->k = k;
+	e->ram = bw_kernel_ram(k);
+	e->nr_cpus = bw_kernel_nr_cpu_ids(k);
+	e->state = BW_ENGINE_STARTING;
+	r = bw_bpf_layout_init(k, &e->layout, err);
+	if (r < 0)
+		goto fail;
+	if (e->nr_cpus == 0 || e->nr_cpus > BW_FOLD_MAX_CPUS) {
+		r = bw_error_set(err, -EINVAL, "making a watch engine: nr_cpu_ids %u is outside "
+				 "1..%d", e->nr_cpus, BW_FOLD_MAX_CPUS);
+		goto fail;
+	}
+	r = prepare(e, set, mono_ns, wall_ns, &p, err);
+	if (r < 0)
+		goto fail;
+	install(e, &p, mono_ns);
+	*out = e;
+	return 0;
+fail:
+	free(e);
+	return r;
+}
+
+void bw_engine_free(struct bw_engine *e)
+{
+	if (!e)
+		return;
+	free_watches(e->w, e->n);
+	free(e->guards);
+	bw_fold_free(e->fold);
+	bw_watch_set_free(e->set);
+	bw_bpf_inventory_free(e->inv);
+	free(e);
+}
+
+int bw_engine_set_watches(struct bw_engine *e, const struct bw_watch_set *set, uint64_t mono_ns,
+			  int64_t wall_ns, struct bw_error *err)
+{
+	struct prepared p;
+	int r = prepare(e, set, mono_ns, wall_ns, &p, err);
+
+	if (r < 0)
+		return bw_error_prefix(err, "replacing the watch set (the old one stays)");
+	install(e, &p, mono_ns);
+	return 0;
+}
+
+void bw_engine_reset(struct bw_engine *e, uint64_t mono_ns, int64_t wall_ns)
+{
+	bw_fold_reset(e->fold, mono_ns, wall_ns);
+	e->min_mono = mono_ns;
+}
+
+/* snprintf that may cut: messages quote messages, and the tail is what goes. */
+__attribute__((format(printf, 3, 4)))
+static void format(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- scanning ---- */
+
+static void update_state(struct bw_engine *e)
+{
+	const struct bw_bpf_inventory *inv = e->inv;
+	struct bw_error pe = { 0 };
+
+	e->has_prefix = false;
+	e->prefix[0] = '\0';
+	if (!inv) {
+		e->state = BW_ENGINE_ERROR;
+		return;	/* message set by the failed scan */
+	}
+	e->message[0] = '\0';
+	if (!inv->scx.enabled) {
+		e->state = BW_ENGINE_NO_SCHEDULER;
+		if (inv->scx.problem)
+			format(e->message, sizeof(e->message), "%s", inv->scx.problem);
+		return;
+	}
+	if (inv->scx.object < 0) {
+		e->state = BW_ENGINE_SCHEDULER_UNKNOWN;
+		snprintf(e->message, sizeof(e->message), "sched_ext scheduler \"%s\" is attached "
+			 "but its BPF object was not found: %s", inv->scx.ops_name,
+			 inv->scx.problem ? inv->scx.problem : "unknown reason");
+		return;
+	}
+	e->state = BW_ENGINE_SAMPLING;
+	memcpy(e->prefix, inv->objects[inv->scx.object].prefix, sizeof(e->prefix));
+	/* The prefix leads every metric key: it must obey the key rules. */
+	if (bw_watch_check_object(e->prefix, &pe) == 0)
+		e->has_prefix = true;
+	else
+		format(e->message, sizeof(e->message), "the active scheduler's object prefix "
+			 "cannot start a metric key: %s", pe.msg);
+}
+
+static void rescan(struct bw_engine *e)
+{
+	struct bw_bpf_inventory *inv = NULL;
+	struct bw_error se = { 0 };
+
+	e->scans++;
+	bw_bpf_inventory_free(e->inv);
+	e->inv = NULL;
+	bw_kernel_flush_translations(e->k);
+	if (bw_bpf_inventory_scan(e->k, &e->layout, &inv, &se) < 0)
+		format(e->message, sizeof(e->message), "reading the guest's BPF maps: %s", se.msg);
+	else
+		e->inv = inv;
+	update_state(e);
+}
+
+/* ---- resolving ---- */
+
+__attribute__((format(printf, 3, 4)))
+static enum wstate fail(struct ewatch *ew, enum wstate state, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ew->reason, sizeof(ew->reason), fmt, ap);
+	va_end(ap);
+	return state;
+}
+
+/* Append to a message being built in @buf; silently stops when full. */
+__attribute__((format(printf, 3, 4)))
+static void append(char *buf, size_t size, const char *fmt, ...)
+{
+	size_t len = strnlen(buf, size);
+	va_list ap;
+
+	if (len + 1 >= size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + len, size - len, fmt, ap);
+	va_end(ap);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t ls = strlen(s), lx = strlen(suffix);
+
+	return lx <= ls && memcmp(s + ls - lx, suffix, lx) == 0;
+}
+
+static enum wstate find_object(struct bw_engine *e, struct ewatch *ew, int *out)
+{
+	const struct bw_bpf_inventory *inv = e->inv;
+	const char *pin = ew->w->object;
+
+	if (!inv)
+		return fail(ew, W_PENDING, "the guest's BPF maps are not known: %s", e->message);
+	if (pin) {
+		unsigned int count = 0;
+		char list[BW_ERROR_MSG_MAX] = "";
+
+		for (unsigned int i = 0; i < inv->nobjects; i++) {
+			const struct bw_bpf_object *o = &inv->objects[i];
+
+			if (strcmp(o->prefix, pin) != 0)
+				continue;
+			*out = (int)i;
+			append(list, sizeof(list), "%sBTF %#" PRIx64 " (map ids", count ? "; " : "",
+			       o->btf_addr);
+			for (unsigned int m = 0; m < o->nmaps; m++)
+				append(list, sizeof(list), " %u", inv->maps[o->maps[m]].id);
+			append(list, sizeof(list), ")");
+			count++;
+		}
+		if (count == 0)
+			return fail(ew, W_PENDING, "no BPF object with prefix \"%s\" (Object=)", pin);
+		if (count > 1)
+			return fail(ew, W_ERROR, "%u BPF objects have prefix \"%s\" (Object=): %s",
+				    count, pin, list);
+		return W_RESOLVED;
+	}
+	if (!inv->scx.enabled) {
+		if (!e->layout.has_scx)
+			return fail(ew, W_PENDING, "no active sched_ext scheduler (the guest kernel "
+				    "has no sched_ext; pin an object with Object=)");
+		return fail(ew, W_PENDING, "no active sched_ext scheduler%s%s",
+			    inv->scx.problem ? ": " : "", inv->scx.problem ? inv->scx.problem : "");
+	}
+	if (!e->has_prefix)
+		return fail(ew, W_PENDING, "%s", e->message);
+	*out = inv->scx.object;
+	return W_RESOLVED;
+}
+
+/* "[N].rest" -> N and rest; anything else is element 0 and the whole field. */
+static enum wstate split_index(struct ewatch *ew, uint32_t *index, const char **rest)
+{
+	const char *f = ew->w->field, *p;
+	uint64_t v = 0;
+
+	*index = 0;
+	*rest = f;
+	if (f[0] != '[')
+		return W_RESOLVED;
+	for (p = f + 1; *p >= '0' && *p <= '9' && p - f <= INDEX_DIGITS_MAX; p++)
+		v = v * 10 + (uint64_t)(*p - '0');
+	if (p == f + 1 || *p != ']' || p[1] != '.' || !p[2] || v > UINT32_MAX)
+		return fail(ew, W_ERROR, "field \"%s\": an element index is \"[N].\" with N a "
+			    "32-bit decimal number, followed by a member path", f);
+	*index = (uint32_t)v;
+	*rest = p + 2;
+	return W_RESOLVED;
+}
+
+static int place_leaf(struct bw_engine *e, uint64_t va, unsigned int width, uint32_t cpu,
+		      struct leaf *lf, struct bw_error *err)
+{
+	uint64_t gpa, gpa1 = 0, off;
+	int r;
+
+	memset(lf, 0, sizeof(*lf));
+	lf->cpu = cpu;
+	r = bw_kernel_translate(e->k, va, &gpa, err);
+	if (r < 0)
+		return r;
+	if (va % width == 0) {
+		r = bw_ram_locate(e->ram, gpa, width, &off, err);
+		if (r < 0)
+			return r;
+		if (off % width == 0) {
+			lf->load = true;
+			lf->off = off;
+			return 0;
+		}
+	}
+	/* Not one aligned load: the bytes may even straddle two pages. */
+	lf->len0 = (uint32_t)(PAGE_SIZE_4K - (va & (PAGE_SIZE_4K - 1)));
+	if (lf->len0 > width)
+		lf->len0 = width;
+	r = bw_ram_locate(e->ram, gpa, lf->len0, &off, err);
+	if (r < 0)
+		return r;
+	if (lf->len0 < width) {
+		r = bw_kernel_translate(e->k, va + lf->len0, &gpa1, err);
+		if (r < 0)
+			return r;
+		r = bw_ram_locate(e->ram, gpa1, width - lf->len0, &off, err);
+		if (r < 0)
+			return r;
+	}
+	lf->gpa[0] = gpa;
+	lf->gpa[1] = gpa1;
+	return 0;
+}
+
+static int add_guard(struct bw_engine *e, const struct bw_bpf_map *m, struct bw_error *err)
+{
+	uint64_t va = m->addr + e->layout.map_id, gpa, off;
+	int r;
+
+	for (size_t i = 0; i < e->nguards; i++)
+		if (e->guards[i].id == m->id)
+			return 0;
+	r = bw_kernel_translate(e->k, va, &gpa, err);
+	if (r >= 0)
+		r = bw_ram_locate(e->ram, gpa, 4, &off, err);
+	if (r >= 0 && (off % 4 || va % 4))
+		r = bw_error_set(err, -EINVAL, "its id at %#" PRIx64 " is not 4-byte aligned", va);
+	if (r < 0)
+		return r;
+	/* One guard per watch at most, and the array holds one per watch. */
+	e->guards[e->nguards++] = (struct guard){ .id = m->id, .off = off };
+	return 0;
+}
+
+static enum wstate locate_array(struct bw_engine *e, struct ewatch *ew,
+				const struct bw_bpf_map *m)
+{
+	struct bw_error le = { 0 };
+	uint64_t va;
+
+	if (__builtin_add_overflow(m->values, (uint64_t)ew->index * m->elem_size, &va) ||
+	    __builtin_add_overflow(va, ew->field.offset, &va))
+		return fail(ew, W_ERROR, "map \"%s\" (id %u): element %u wraps around the address "
+			    "space", m->name, m->id, ew->index);
+	if (place_leaf(e, va, ew->field.width, 0, &ew->leaves[0], &le) < 0)
+		return fail(ew, W_ERROR, "map \"%s\" (id %u) element %u at %#" PRIx64 ": %s",
+			    m->name, m->id, ew->index, va, le.msg);
+	ew->va = va;
+	ew->nleaves = 1;
+	ew->aligned = ew->leaves[0].load;
+	return W_RESOLVED;
+}
+
+static enum wstate locate_percpu(struct bw_engine *e, struct ewatch *ew,
+				 const struct bw_bpf_map *m)
+{
+	struct bw_error le = { 0 };
+	uint64_t slot, pptr = 0;
+
+	if (__builtin_add_overflow(m->values, (uint64_t)ew->index * 8, &slot))
+		return fail(ew, W_ERROR, "map \"%s\" (id %u): pptrs[%u] wraps around", m->name,
+			    m->id, ew->index);
+	if (bw_kernel_read(e->k, slot, &pptr, sizeof(pptr), &le) < 0)
+		return fail(ew, W_ERROR, "map \"%s\" (id %u): reading pptrs[%u]: %s", m->name,
+			    m->id, ew->index, le.msg);
+	if (!pptr)
+		return fail(ew, W_ERROR, "map \"%s\" (id %u): pptrs[%u] is NULL", m->name, m->id,
+			    ew->index);
+	ew->va = pptr;
+	ew->aligned = true;
+	for (uint32_t cpu = 0; cpu < e->nr_cpus; cpu++) {
+		/* Per-CPU pointer arithmetic is modular, as in the kernel. */
+		uint64_t va = pptr + bw_kernel_per_cpu_offset(e->k, cpu) + ew->field.offset;
+		struct leaf *lf = &ew->leaves[ew->nleaves];
+
+		if (place_leaf(e, va, ew->field.width, cpu, lf, &le) < 0) {
+			if (ew->cpus_missing++ == 0)
+				format(ew->missing_msg, sizeof(ew->missing_msg), "CPU %u: %s", cpu,
+					 le.msg);
+			continue;
+		}
+		ew->aligned &= lf->load;
+		ew->nleaves++;
+	}
+	if (ew->nleaves == 0)
+		return fail(ew, W_ERROR, "map \"%s\" (id %u): no CPU's copy of element %u could "
+			    "be located (%s)", m->name, m->id, ew->index, ew->missing_msg);
+	return W_RESOLVED;
+}
+
+static enum wstate resolve_watch(struct bw_engine *e, struct ewatch *ew)
+{
+	struct bw_bpf_inventory *inv = e->inv;
+	const struct bw_watch *w = ew->w;
+	const struct bw_bpf_object *o;
+	const struct bw_bpf_map *m = NULL;
+	const struct btf *btf;
+	struct bw_error be = { 0 }, fe = { 0 };
+	const char *rest;
+	char list[BW_ERROR_MSG_MAX] = "";
+	unsigned int count = 0;
+	bool is_array, is_percpu;
+	enum wstate s;
+	int obj = -1;
+
+	s = find_object(e, ew, &obj);
+	if (s != W_RESOLVED)
+		return s;
+	o = &inv->objects[obj];
+	/* The BTF first: loading it gives the maps their full names. */
+	btf = bw_bpf_object_btf(e->k, &e->layout, inv, (unsigned int)obj, &be);
+	for (unsigned int i = 0; i < o->nmaps; i++) {
+		const struct bw_bpf_map *c = &inv->maps[o->maps[i]];
+
+		if (!ends_with(c->name, w->map_suffix) && !ends_with(c->full_name, w->map_suffix))
+			continue;
+		append(list, sizeof(list), "%s\"%s\" (id %u)", count ? ", " : "", c->full_name,
+		       c->id);
+		m = c;
+		count++;
+	}
+	if (count == 0) {
+		for (unsigned int i = 0; i < o->nmaps; i++)
+			append(list, sizeof(list), "%s%s", i ? ", " : "",
+			       inv->maps[o->maps[i]].full_name);
+		if (!btf)
+			return fail(ew, W_PENDING, "no map ending in \"%s\" in object \"%s\" (its "
+				    "maps: %s); its BTF, which has the full map names, could not be "
+				    "read: %s", w->map_suffix, o->prefix, list, be.msg);
+		return fail(ew, W_PENDING, "no map ending in \"%s\" in object \"%s\" (its maps: %s)",
+			    w->map_suffix, o->prefix, list);
+	}
+	if (count > 1)
+		return fail(ew, W_ERROR, "map suffix \"%s\" matches %u maps of object \"%s\": %s",
+			    w->map_suffix, count, o->prefix, list);
+	if (!btf)
+		return fail(ew, W_PENDING, "object \"%s\": its BTF could not be read: %s", o->prefix,
+			    be.msg);
+	is_array = (int64_t)m->type == e->layout.type_array;
+	is_percpu = (int64_t)m->type == e->layout.type_percpu_array;
+	if (!is_array && !is_percpu)
+		return fail(ew, W_ERROR, "map \"%s\" (id %u) is a %s map: only array and "
+			    "percpu_array maps can be watched", m->full_name, m->id,
+			    bw_bpf_map_type_name(&e->layout, m->type));
+	if (ew->percpu && !is_percpu)
+		return fail(ew, W_ERROR, "aggregate %s needs a percpu_array map; \"%s\" (id %u) "
+			    "is an array map (use scalar or scalar-counter)", bw_agg_name(w->agg),
+			    m->full_name, m->id);
+	if (!ew->percpu && !is_array)
+		return fail(ew, W_ERROR, "aggregate %s needs an array map; \"%s\" (id %u) is a "
+			    "percpu_array map (use percpu or percpu-counter)", bw_agg_name(w->agg),
+			    m->full_name, m->id);
+	if (!m->btf_value_type_id)
+		return fail(ew, W_ERROR, "map \"%s\" (id %u) has no BTF value type", m->full_name,
+			    m->id);
+	s = split_index(ew, &ew->index, &rest);
+	if (s != W_RESOLVED)
+		return s;
+	if (ew->index >= m->max_entries)
+		return fail(ew, W_ERROR, "element [%u] is out of range: map \"%s\" (id %u) has %u "
+			    "entries", ew->index, m->full_name, m->id, m->max_entries);
+	if (bw_field_resolve(btf, m->btf_value_type_id, rest, &ew->field, &fe) < 0 ||
+	    bw_field_check_fits(&ew->field, m->value_size, &fe) < 0)
+		return fail(ew, W_ERROR, "map \"%s\" (id %u): %s", m->full_name, m->id, fe.msg);
+	s = is_array ? locate_array(e, ew, m) : locate_percpu(e, ew, m);
+	if (s != W_RESOLVED)
+		return s;
+	if (add_guard(e, m, &fe) < 0)
+		return fail(ew, W_ERROR, "map \"%s\" (id %u): %s", m->full_name, m->id, fe.msg);
+	ew->map_id = m->id;
+	ew->map_type = m->type;
+	memcpy(ew->map_name, m->name, sizeof(ew->map_name));
+	snprintf(ew->map_full_name, sizeof(ew->map_full_name), "%s", m->full_name);
+	memcpy(ew->object, o->prefix, sizeof(ew->object));
+	ew->object_btf = o->btf_addr;
+	ew->reason[0] = '\0';
+	return W_RESOLVED;
+}
+
+static void resolve_all(struct bw_engine *e, uint64_t mono_ns)
+{
+	e->nguards = 0;
+	e->nunresolved = 0;
+	for (size_t i = 0; i < e->n; i++) {
+		struct ewatch *ew = &e->w[i];
+
+		ew->nleaves = 0;
+		ew->cpus_missing = 0;
+		ew->missing_msg[0] = '\0';
+		ew->state = resolve_watch(e, ew);
+		if (ew->state != W_RESOLVED) {
+			ew->nleaves = 0;
+			e->nunresolved++;
+		}
+	}
+	e->resolve_needed = false;
+	e->last_attempt_mono = mono_ns;
+}
+
+/* ---- the tick ---- */
+
+static int read_leaf(struct bw_engine *e, unsigned int width, const struct leaf *lf,
+		     uint64_t *raw, struct bw_error *err)
+{
+	uint8_t b[8];
+	int r;
+
+	if (lf->load)
+		return bw_ram_load_at(e->ram, lf->off, width, raw, err);
+	r = bw_ram_read(e->ram, lf->gpa[0], b, lf->len0, err);
+	if (r == 0 && lf->len0 < width)
+		r = bw_ram_read(e->ram, lf->gpa[1], b + lf->len0, width - lf->len0, err);
+	if (r < 0)
+		return r;
+	*raw = 0;
+	for (unsigned int i = 0; i < width; i++)
+		*raw |= (uint64_t)b[i] << (8 * i);
+	return 0;
+}
+
+static void note_error(struct ewatch *ew, const struct bw_error *err)
+{
+	memcpy(ew->s_error, err->msg, strnlen(err->msg, sizeof(err->msg) - 1) + 1);
+}
+
+static struct bw_fold_value fold_value(struct bw_value v)
+{
+	return v.is_signed ? bw_fold_s64(v.s) : bw_fold_u64(v.u);
+}
+
+static void sample_scalar(struct bw_engine *e, size_t i, struct ewatch *ew)
+{
+	struct bw_error le;
+	struct bw_value v;
+	uint64_t raw;
+	int r;
+
+	ew->s_seq = e->seq;
+	r = read_leaf(e, ew->field.width, &ew->leaves[0], &raw, &le);
+	if (r == 0)
+		r = bw_field_decode(&ew->field, raw, &v, &le);
+	if (r == 0)
+		r = bw_fold_scalar(e->fold, i, fold_value(v), &le);
+	ew->s_ok = r == 0;
+	if (r < 0) {
+		note_error(ew, &le);
+		bw_fold_failure(e->fold, i, NULL);
+		return;
+	}
+	ew->s_value = v;
+}
+
+static void sample_percpu(struct bw_engine *e, size_t i, struct ewatch *ew)
+{
+	struct bw_error le;
+	uint32_t n = 0, failed = 0;
+	int r;
+
+	ew->s_seq = e->seq;
+	for (uint32_t j = 0; j < ew->nleaves; j++) {
+		const struct leaf *lf = &ew->leaves[j];
+		struct bw_value v;
+		uint64_t raw;
+
+		r = read_leaf(e, ew->field.width, lf, &raw, &le);
+		if (r == 0)
+			r = bw_field_decode(&ew->field, raw, &v, &le);
+		if (r < 0) {
+			if (failed++ == 0)
+				note_error(ew, &le);
+			continue;
+		}
+		ew->readings[n].cpu = lf->cpu;
+		ew->readings[n].value = fold_value(v);
+		n++;
+	}
+	ew->s_n = n;
+	ew->s_failed = failed;
+	ew->s_ok = n > 0;
+	if (bw_fold_percpu(e->fold, i, ew->readings, n, &le) < 0) {
+		note_error(ew, &le);
+		ew->s_ok = false;
+	}
+}
+
+static bool guards_moved(struct bw_engine *e)
+{
+	for (size_t i = 0; i < e->nguards; i++) {
+		uint64_t id;
+
+		if (bw_ram_load_at(e->ram, e->guards[i].off, 4, &id, NULL) < 0 ||
+		    (uint32_t)id != e->guards[i].id)
+			return true;
+	}
+	return false;
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int bw_engine_tick(struct bw_engine *e, uint64_t mono_ns, int64_t wall_ns, struct bw_error *err)
+{
+	uint64_t t0 = monotonic_ns();
+	bool scan = false;
+	int r;
+
+	if (mono_ns < e->min_mono)
+		return bw_error_set(err, -EINVAL, "tick at %" PRIu64 " ns: before the previous "
+				    "tick or the window start (%" PRIu64 " ns)", mono_ns, e->min_mono);
+	if (!e->inv) {
+		scan = e->scans == 0 || mono_ns - e->last_attempt_mono >= BW_ENGINE_RETRY_NS;
+	} else {
+		bool changed = false;
+
+		if (bw_bpf_inventory_changed(e->k, &e->layout, e->inv, &changed, NULL) < 0 ||
+		    changed || guards_moved(e))
+			scan = true;
+		else if (e->nunresolved && mono_ns - e->last_attempt_mono >= BW_ENGINE_RETRY_NS)
+			scan = true;
+	}
+	if (scan) {
+		rescan(e);
+		resolve_all(e, mono_ns);
+	} else if (e->resolve_needed) {
+		resolve_all(e, mono_ns);
+	}
+
+	r = bw_fold_tick(e->fold, e->has_prefix ? e->prefix : NULL, mono_ns, err);
+	if (r < 0)
+		return r;
+	e->seq++;
+	e->min_mono = mono_ns;
+	e->last_mono = mono_ns;
+	e->last_wall = wall_ns;
+	for (size_t i = 0; i < e->n; i++) {
+		struct ewatch *ew = &e->w[i];
+
+		if (ew->state != W_RESOLVED)
+			continue;
+		if (ew->percpu)
+			sample_percpu(e, i, ew);
+		else
+			sample_scalar(e, i, ew);
+	}
+	e->last_duration_ns = monotonic_ns() - t0;
+	return 0;
+}
+
+void bw_engine_summary(const struct bw_engine *e, struct bw_engine_summary *out)
+{
+	const struct bw_bpf_inventory *inv = e->inv;
+
+	memset(out, 0, sizeof(*out));
+	out->state = e->state;
+	out->message = e->message[0] ? e->message : NULL;
+	if (inv && inv->scx.enabled) {
+		out->ops_name = inv->scx.ops_name;
+		if (inv->scx.object >= 0)
+			out->object = inv->objects[inv->scx.object].prefix;
+	}
+	out->watches = e->n;
+	for (size_t i = 0; i < e->n; i++) {
+		if (e->w[i].state == W_RESOLVED)
+			out->resolved++;
+		else if (e->w[i].state == W_PENDING)
+			out->pending++;
+		else
+			out->errors++;
+	}
+	out->ticks = e->seq;
+	out->scans = e->scans;
+	out->maps = inv ? inv->nmaps : 0;
+	out->objects = inv ? inv->nobjects : 0;
+}
+
+/* ---- JSON views ---- */
+
+/* Builders collect failures in *bad rather than checking every call. */
+static void put(json_t *o, const char *key, json_t *v, bool *bad)
+{
+	if (!v || json_object_set_new(o, key, v) < 0)
+		*bad = true;
+}
+
+static void push(json_t *a, json_t *v, bool *bad)
+{
+	if (!v || json_array_append_new(a, v) < 0)
+		*bad = true;
+}
+
+/* A JSON string of text that may quote guest bytes: never refused as bad UTF-8. */
+static json_t *text(const char *s)
+{
+	char buf[BW_ERROR_MSG_MAX];
+	json_t *j = json_string(s);
+	size_t i;
+
+	if (j || !s)
+		return j;
+	for (i = 0; s[i] && i < sizeof(buf) - 1; i++)
+		buf[i] = (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7f ? s[i] : '?';
+	buf[i] = '\0';
+	return json_string(buf);
+}
+
+static json_t *hex(uint64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
+	return json_string(buf);
+}
+
+static json_t *uint_json(uint64_t v)
+{
+	return bw_json_exact_integer((__int128)v);
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? text(s) : json_null();
+}
+
+static json_t *value_json(struct bw_value v)
+{
+	return bw_json_exact_integer(v.is_signed ? (__int128)v.s : (__int128)v.u);
+}
+
+static int finish(json_t *doc, bool bad, json_t **out, struct bw_error *err, const char *what)
+{
+	if (!doc || bad) {
+		json_decref(doc);
+		return bw_error_set(err, -ENOMEM, "building the %s view: out of memory", what);
+	}
+	*out = doc;
+	return 0;
+}
+
+/* SCHED of engine.h, or null. */
+static json_t *scheduler_json(const struct bw_engine *e, bool *bad)
+{
+	const struct bw_bpf_inventory *inv = e->inv;
+	const struct bw_scx_state *st;
+	json_t *o;
+
+	if (!inv || !inv->scx.enabled)
+		return json_null();
+	st = &inv->scx;
+	o = json_object();
+	if (!o)
+		return NULL;
+	put(o, "ops_name", text(st->ops_name), bad);
+	put(o, "object", st->object >= 0 ? text(inv->objects[st->object].prefix) :
+					    json_null(), bad);
+	put(o, "object_btf", st->object >= 0 ? hex(inv->objects[st->object].btf_addr) :
+						json_null(), bad);
+	put(o, "struct_ops_map_id", st->struct_ops_map >= 0 ?
+	    uint_json(inv->maps[st->struct_ops_map].id) : json_null(), bad);
+	put(o, "scx_root", st->root ? hex(st->root) : json_null(), bad);
+	put(o, "problem", str_or_null(st->problem), bad);
+	return o;
+}
+
+/* RES of engine.h. */
+static json_t *resolution_json(const struct bw_engine *e, const struct ewatch *ew, bool *bad)
+{
+	json_t *o = json_object(), *bits;
+
+	if (!o)
+		return NULL;
+	put(o, "object", text(ew->object), bad);
+	put(o, "object_btf", hex(ew->object_btf), bad);
+	put(o, "map_id", uint_json(ew->map_id), bad);
+	put(o, "map_name", text(ew->map_name), bad);
+	put(o, "map_full_name", text(ew->map_full_name), bad);
+	put(o, "map_type", text(bw_bpf_map_type_name(&e->layout, ew->map_type)), bad);
+	put(o, "index", uint_json(ew->index), bad);
+	put(o, "offset", uint_json(ew->field.offset), bad);
+	put(o, "width", uint_json(ew->field.width), bad);
+	put(o, "signed", json_boolean(ew->field.is_signed), bad);
+	put(o, "kind", text(bw_field_kind_name(ew->field.kind)), bad);
+	put(o, "type", text(ew->field.type_name), bad);
+	if (ew->field.bit_size) {
+		bits = json_pack("{s:i, s:i}", "bit_offset", (int)ew->field.bit_offset,
+				 "bit_size", (int)ew->field.bit_size);
+		put(o, "bitfield", bits, bad);
+	} else {
+		put(o, "bitfield", json_null(), bad);
+	}
+	put(o, "aligned", json_boolean(ew->aligned), bad);
+	if (ew->percpu) {
+		put(o, "percpu_pointer", hex(ew->va), bad);
+		put(o, "cpus", uint_json(ew->nleaves), bad);
+		put(o, "cpus_missing", uint_json(ew->cpus_missing), bad);
+		put(o, "cpus_missing_reason", ew->cpus_missing ? text(ew->missing_msg) :
+								  json_null(), bad);
+	} else {
+		put(o, "address", hex(ew->va), bad);
+	}
+	return o;
+}
+
+static json_t *keys_json(const struct bw_engine *e, const struct ewatch *ew, bool *bad)
+{
+	struct bw_fold_window win;
+	char *keys[BW_WATCH_MAX_KEYS];
+	unsigned int nk = 0;
+	json_t *a = json_array();
+	const char *obj = e->has_prefix ? e->prefix : NULL;
+
+	if (!a)
+		return NULL;
+	if (!obj) {
+		bw_fold_window(e->fold, &win);
+		obj = win.object;
+	}
+	if (bw_watch_keys(ew->w, obj, keys, &nk, NULL) < 0)
+		return a;	/* no prefix known yet: no keys */
+	for (unsigned int i = 0; i < nk; i++) {
+		push(a, text(keys[i]), bad);
+		free(keys[i]);
+	}
+	return a;
+}
+
+/* The views: field names are listed in engine.h. */
+int bw_engine_status_json(const struct bw_engine *e, json_t **out, struct bw_error *err)
+{
+	json_t *doc = json_object(), *watches = json_array(), *inv;
+	bool bad = !doc || !watches;
+
+	if (bad) {
+		json_decref(watches);
+		return finish(doc, bad, out, err, "status");
+	}
+	put(doc, "state", text(bw_engine_state_name(e->state)), &bad);
+	put(doc, "message", e->message[0] ? text(e->message) : json_null(), &bad);
+	put(doc, "ticks", uint_json(e->seq), &bad);
+	put(doc, "scans", uint_json(e->scans), &bad);
+	if (e->seq)
+		put(doc, "last_tick", json_pack("{s:o, s:I, s:o}",
+						"mono_ns", uint_json(e->last_mono),
+						"wall_ns", (json_int_t)e->last_wall,
+						"duration_ns", uint_json(e->last_duration_ns)), &bad);
+	else
+		put(doc, "last_tick", json_null(), &bad);
+	put(doc, "scheduler", scheduler_json(e, &bad), &bad);
+	if (e->inv) {
+		inv = json_object();
+		if (inv) {
+			put(inv, "maps", uint_json(e->inv->nmaps), &bad);
+			put(inv, "objects", uint_json(e->inv->nobjects), &bad);
+			put(inv, "skipped", uint_json(e->inv->nskipped), &bad);
+			put(inv, "skipped_reason", e->inv->nskipped ?
+			    text(e->inv->skipped_msg) : json_null(), &bad);
+			put(inv, "map_idr_next", uint_json(e->inv->map_idr_next), &bad);
+		}
+		put(doc, "inventory", inv, &bad);
+	} else {
+		put(doc, "inventory", json_null(), &bad);
+	}
+	for (size_t i = 0; i < e->n; i++) {
+		const struct ewatch *ew = &e->w[i];
+		json_t *o = bw_watch_to_json(ew->w);
+
+		if (!o) {
+			bad = true;
+			continue;
+		}
+		put(o, "state", text(wstate_names[ew->state]), &bad);
+		if (ew->state != W_RESOLVED) {
+			put(o, "reason", text(ew->reason), &bad);
+		} else {
+			if (!ew->aligned)
+				put(o, "note", text("the leaf is not naturally aligned: it is "
+							   "copied bytewise and a read may be torn"),
+				    &bad);
+			put(o, "resolution", resolution_json(e, ew, &bad), &bad);
+		}
+		put(o, "keys", keys_json(e, ew, &bad), &bad);
+		push(watches, o, &bad);
+	}
+	put(doc, "watches", watches, &bad);
+	return finish(doc, bad, out, err, "status");
+}
+
+int bw_engine_maps_json(struct bw_engine *e, json_t **out, struct bw_error *err)
+{
+	struct bw_bpf_inventory *inv = e->inv;
+	json_t *doc = json_object(), *maps = json_array(), *objs = json_array();
+	bool bad = !doc || !maps || !objs;
+	int active = inv && inv->scx.enabled ? inv->scx.object : -1;
+
+	if (bad) {
+		json_decref(maps);
+		json_decref(objs);
+		return finish(doc, bad, out, err, "maps");
+	}
+	/*
+	 * Full names come from each object's BTF, and only a name the kernel
+	 * cut (15 characters) can have a longer one: load only those objects.
+	 */
+	for (unsigned int i = 0; inv && i < inv->nobjects; i++) {
+		const struct bw_bpf_object *o = &inv->objects[i];
+
+		for (unsigned int x = 0; x < o->nmaps; x++) {
+			if (strlen(inv->maps[o->maps[x]].name) == BW_BPF_NAME_LEN - 1) {
+				bw_bpf_object_btf(e->k, &e->layout, inv, i, NULL);
+				break;
+			}
+		}
+	}
+	for (unsigned int i = 0; inv && i < inv->nmaps; i++) {
+		const struct bw_bpf_map *m = &inv->maps[i];
+		const struct bw_bpf_object *o = m->object >= 0 ? &inv->objects[m->object] : NULL;
+		json_t *j = json_object();
+
+		if (!j) {
+			bad = true;
+			continue;
+		}
+		put(j, "id", uint_json(m->id), &bad);
+		put(j, "name", text(m->name), &bad);
+		put(j, "full_name", text(m->full_name), &bad);
+		put(j, "type", text(bw_bpf_map_type_name(&e->layout, m->type)), &bad);
+		put(j, "type_id", uint_json(m->type), &bad);
+		put(j, "key_size", uint_json(m->key_size), &bad);
+		put(j, "value_size", uint_json(m->value_size), &bad);
+		put(j, "max_entries", uint_json(m->max_entries), &bad);
+		put(j, "flags", uint_json(m->flags), &bad);
+		put(j, "object", o ? text(o->prefix) : json_null(), &bad);
+		put(j, "object_btf", o ? hex(o->btf_addr) : json_null(), &bad);
+		put(j, "active", json_boolean(o && m->object == active), &bad);
+		put(j, "address", hex(m->addr), &bad);
+		push(maps, j, &bad);
+	}
+	for (unsigned int i = 0; inv && i < inv->nobjects; i++) {
+		const struct bw_bpf_object *o = &inv->objects[i];
+		json_t *j = json_object(), *ids = json_array();
+
+		if (!j || !ids) {
+			json_decref(j);
+			json_decref(ids);
+			bad = true;
+			continue;
+		}
+		for (unsigned int x = 0; x < o->nmaps; x++)
+			push(ids, uint_json(inv->maps[o->maps[x]].id), &bad);
+		put(j, "prefix", text(o->prefix), &bad);
+		put(j, "btf", hex(o->btf_addr), &bad);
+		put(j, "map_ids", ids, &bad);
+		put(j, "active", json_boolean((int)i == active), &bad);
+		put(j, "btf_error", o->btf_error < 0 ? text(o->btf_error_msg) : json_null(),
+		    &bad);
+		push(objs, j, &bad);
+	}
+	put(doc, "maps", maps, &bad);
+	put(doc, "objects", objs, &bad);
+	put(doc, "scheduler", scheduler_json(e, &bad), &bad);
+	put(doc, "skipped", uint_json(inv ? inv->nskipped : 0), &bad);
+	put(doc, "skipped_reason", inv && inv->nskipped ? text(inv->skipped_msg) :
+							 json_null(), &bad);
+	put(doc, "error", inv ? json_null() :
+	    text(e->scans ? e->message : "no scan yet: the engine has not ticked"), &bad);
+	return finish(doc, bad, out, err, "maps");
+}
+
+int bw_engine_sample_json(const struct bw_engine *e, json_t **out, struct bw_error *err)
+{
+	json_t *doc = json_object(), *watches = json_array();
+	bool bad = !doc || !watches;
+
+	if (bad) {
+		json_decref(watches);
+		return finish(doc, bad, out, err, "sample");
+	}
+	put(doc, "seq", uint_json(e->seq), &bad);
+	put(doc, "mono_ns", uint_json(e->last_mono), &bad);
+	put(doc, "wall_ns", json_integer((json_int_t)e->last_wall), &bad);
+	put(doc, "state", text(bw_engine_state_name(e->state)), &bad);
+	put(doc, "object", e->has_prefix ? text(e->prefix) : json_null(), &bad);
+	for (size_t i = 0; i < e->n; i++) {
+		const struct ewatch *ew = &e->w[i];
+		json_t *o = json_object();
+
+		if (!o) {
+			bad = true;
+			continue;
+		}
+		put(o, "label", text(ew->w->label), &bad);
+		put(o, "state", text(wstate_names[ew->state]), &bad);
+		if (ew->state != W_RESOLVED || !e->seq || ew->s_seq != e->seq) {
+			put(o, "reason", text(ew->state != W_RESOLVED ? ew->reason :
+						     "not read yet"), &bad);
+		} else if (!ew->percpu) {
+			if (ew->s_ok)
+				put(o, "value", value_json(ew->s_value), &bad);
+			else
+				put(o, "error", text(ew->s_error), &bad);
+		} else {
+			json_t *vals = json_object();
+
+			for (uint32_t j = 0; vals && j < ew->s_n; j++) {
+				const struct bw_fold_cpu_value *rv = &ew->readings[j];
+				char cpu[16];
+
+				snprintf(cpu, sizeof(cpu), "%u", rv->cpu);
+				put(vals, cpu, bw_json_exact_integer(rv->value.is_signed ?
+					(__int128)(int64_t)rv->value.bits : (__int128)rv->value.bits),
+				    &bad);
+			}
+			put(o, "values", vals, &bad);
+			if (ew->s_failed)
+				put(o, "failed_cpus", uint_json(ew->s_failed), &bad);
+			if (!ew->s_ok)
+				put(o, "error", text(ew->s_error), &bad);
+		}
+		push(watches, o, &bad);
+	}
+	put(doc, "watches", watches, &bad);
+	return finish(doc, bad, out, err, "sample");
+}
+
+int bw_engine_metrics_json(const struct bw_engine *e, json_t **out, struct bw_error *err)
+{
+	json_t *doc, *metrics = NULL;
+	bool bad = false;
+	int r;
+
+	r = bw_fold_metrics_json(e->fold, &metrics, err);
+	if (r < 0)
+		return r;
+	doc = json_object();
+	if (!doc) {
+		json_decref(metrics);
+		return bw_error_set(err, -ENOMEM, "building the metrics view: out of memory");
+	}
+	put(doc, "window", bw_fold_window_json(e->fold), &bad);
+	put(doc, "metrics", metrics, &bad);
+	return finish(doc, bad, out, err, "metrics");
+}
