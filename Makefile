@@ -25,7 +25,7 @@ endif
 
 WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 OPT ?= -O2
@@ -111,13 +111,26 @@ install: all
 	install -m 0755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libbpfwatch.so.0
 	ln -sf libbpfwatch.so.0 $(DESTDIR)$(PREFIX)/lib/libbpfwatch.so
 	install -m 0644 lib/*.h $(DESTDIR)$(PREFIX)/include/bpfwatch/
-	if [ -d systemd ] && ls systemd/*.service >/dev/null 2>&1; then \
-		install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/tmpfiles.d; \
-		install -m 0644 systemd/*.service systemd/*.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/; \
-		install -m 0644 systemd/*.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/ 2>/dev/null || true; \
-	fi
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+		$(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 daemon/man/bpfwatchctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 daemon/man/bpfwatch.watch.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 daemon/man/bpfwatchd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/tmpfiles.d \
+		$(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/share/doc/bpfwatch/examples
+	sed 's|/usr/sbin/bpfwatchd|$(PREFIX)/sbin/bpfwatchd|g' systemd/bpfwatchd@.service \
+		>$(DESTDIR)$(PREFIX)/lib/systemd/system/bpfwatchd@.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/bpfwatchd@.service
+	install -m 0644 systemd/bpfwatchd@.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -m 0644 systemd/bpfwatch.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/bpfwatch.conf
+	install -m 0644 systemd/bpfwatch.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/bpfwatch.conf
+	sed 's|/usr/sbin/bpfwatchd|$(PREFIX)/sbin/bpfwatchd|g' systemd/memory-pid.conf.example \
+		>$(DESTDIR)$(PREFIX)/share/doc/bpfwatch/examples/memory-pid.conf.example
+	chmod 0644 $(DESTDIR)$(PREFIX)/share/doc/bpfwatch/examples/memory-pid.conf.example
+	install -m 0644 conf/watch.d/*.watch conf/demo.watch.d/*.watch \
+		$(DESTDIR)$(PREFIX)/share/doc/bpfwatch/examples/
 	install -d $(DESTDIR)/etc/bpfwatch/watch.d
-	install -m 0644 conf/*.conf.example $(DESTDIR)/etc/bpfwatch/ 2>/dev/null || true
+	install -m 0644 conf/bpfwatch.conf.example $(DESTDIR)/etc/bpfwatch/
 
 clean:
 	rm -rf build build-san lib/*.a lib/*.so daemon/bpfwatchd daemon/bpfwatchctl

@@ -8,7 +8,7 @@ packages=(
     libbpf-dev libelf-dev libsystemd-dev libjansson-dev check zlib1g-dev libzstd-dev
     clang llvm
     qemu-system-x86 busybox-static cpio zstd
-    python3 systemd
+    python3 systemd man-db groff-base
 )
 
 missing=()
