@@ -6,22 +6,18 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <unistd.h>
 
-/* How much of an offending key or section name a message quotes. */
-#define QUOTE_MAX 64
-#define QUOTE_BUF (QUOTE_MAX * 4 + 8)
+#include "ini.h"
 
 #define WATCH_SUFFIX ".watch"
+
+/* The shared tokenizer's caps are the ones watch_files.h promises. */
+_Static_assert(WATCH_FILE_MAX_BYTES == INI_MAX_BYTES, "watch file size cap");
+_Static_assert(WATCH_FILE_MAX_LINE == INI_MAX_LINE, "watch file line cap");
 
 enum key_id { KEY_MAP, KEY_FIELD, KEY_AGGREGATE, KEY_LABEL, KEY_OBJECT, KEY_COUNT };
 
@@ -41,39 +37,12 @@ struct section {
 	enum bw_agg agg;
 };
 
-/* Copy @len bytes of @s for a message: control, high-bit, quote and backslash bytes as \xNN. */
-static const char *quote(const char *s, size_t len, char *buf, size_t size)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < len && o + 5 < size; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (i == QUOTE_MAX) {
-			snprintf(buf + o, size - o, "...");
-			return buf;
-		}
-		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
-			o += (size_t)snprintf(buf + o, size - o, "\\x%02x", c);
-		else
-			buf[o++] = (char)c;
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
-__attribute__((format(printf, 5, 6)))
-static int line_error(struct bw_error *err, int code, const char *name, unsigned int line,
-		      const char *fmt, ...)
-{
-	char msg[BW_ERROR_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return bw_error_set(err, code, "%s:%u: %s", name, line, msg);
-}
+/* What the tokenizer callbacks share while one file is parsed. */
+struct parse_state {
+	struct bw_watch_set *set;
+	const char *name;
+	struct section sec;
+};
 
 /* Prefix a message from a lib check with "file:line"; keeps the code even when err is NULL. */
 static int at_line(struct bw_error *err, int r, const char *name, unsigned int line)
@@ -81,21 +50,6 @@ static int at_line(struct bw_error *err, int r, const char *name, unsigned int l
 	if (r < 0 && err)
 		bw_error_prefix(err, "%s:%u", name, line);
 	return r;
-}
-
-static bool is_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-static void trim(const char **s, size_t *len)
-{
-	while (*len && is_blank(**s)) {
-		(*s)++;
-		(*len)--;
-	}
-	while (*len && is_blank((*s)[*len - 1]))
-		(*len)--;
 }
 
 static void section_clear(struct section *sec)
@@ -117,8 +71,8 @@ static int section_finish(struct bw_watch_set *set, const char *name, struct sec
 
 	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)
 		if (!sec->value[required[i]])
-			return line_error(err, -EINVAL, name, sec->line,
-					  "[Watch] section has no %s=", key_names[required[i]]);
+			return ini_line_error(err, -EINVAL, name, sec->line,
+					      "[Watch] section has no %s=", key_names[required[i]]);
 	w = (struct bw_watch){
 		.map_suffix = sec->value[KEY_MAP],
 		.field = sec->value[KEY_FIELD],
@@ -137,24 +91,25 @@ static int section_key(struct section *sec, const char *name, unsigned int line,
 		       const char *key, size_t klen, const char *val, size_t vlen,
 		       struct bw_error *err)
 {
-	char q[QUOTE_BUF];
+	char q[INI_QUOTE_BUF];
 	unsigned int k;
 	char *value;
 	int r;
 
 	for (k = 0; k < KEY_COUNT; k++)
-		if (strlen(key_names[k]) == klen && memcmp(key_names[k], key, klen) == 0)
+		if (ini_word_eq(key, klen, key_names[k]))
 			break;
 	if (k == KEY_COUNT)
-		return line_error(err, -EINVAL, name, line,
-				  "unknown key \"%s\" in [Watch] (expected Map, Field, Aggregate, "
-				  "Label or Object)", quote(key, klen, q, sizeof(q)));
+		return ini_line_error(err, -EINVAL, name, line,
+				      "unknown key \"%s\" in [Watch] (expected Map, Field, Aggregate, "
+				      "Label or Object)", ini_quote(key, klen, q, sizeof(q)));
 	if (sec->value[k])
-		return line_error(err, -EINVAL, name, line, "duplicate key %s= (first set at line %u)",
-				  key_names[k], sec->key_line[k]);
+		return ini_line_error(err, -EINVAL, name, line,
+				      "duplicate key %s= (first set at line %u)",
+				      key_names[k], sec->key_line[k]);
 	value = strndup(val, vlen);
 	if (!value)
-		return line_error(err, -ENOMEM, name, line, "out of memory");
+		return ini_line_error(err, -ENOMEM, name, line, "out of memory");
 	switch ((enum key_id)k) {
 	case KEY_MAP: r = bw_watch_check_map_suffix(value, err); break;
 	case KEY_FIELD: r = bw_watch_check_field(value, err); break;
@@ -172,150 +127,70 @@ static int section_key(struct section *sec, const char *name, unsigned int line,
 	return 0;
 }
 
+static int on_section(void *userdata, const char *sname, size_t len, unsigned int line,
+		      struct bw_error *err)
+{
+	struct parse_state *ps = userdata;
+	char q[INI_QUOTE_BUF];
+	int r;
+
+	if (!ini_word_eq(sname, len, "Watch"))
+		return ini_line_error(err, -EINVAL, ps->name, line,
+				      "unknown section [%s] (only [Watch] is known)",
+				      ini_quote(sname, len, q, sizeof(q)));
+	if (ps->sec.line) {
+		r = section_finish(ps->set, ps->name, &ps->sec, err);
+		section_clear(&ps->sec);
+		if (r < 0)
+			return r;
+	}
+	ps->sec.line = line;
+	return 0;
+}
+
+static int on_key(void *userdata, const char *key, size_t klen, const char *val, size_t vlen,
+		  unsigned int line, struct bw_error *err)
+{
+	struct parse_state *ps = userdata;
+	char q[INI_QUOTE_BUF];
+
+	if (!ps->sec.line)
+		return ini_line_error(err, -EINVAL, ps->name, line,
+				      "key \"%s\" outside a [Watch] section",
+				      ini_quote(key, klen, q, sizeof(q)));
+	return section_key(&ps->sec, ps->name, line, key, klen, val, vlen, err);
+}
+
 int watch_file_parse(struct bw_watch_set *set, const char *name, const char *text, size_t len,
 		     struct bw_error *err)
 {
-	struct section sec = { 0 };
-	char q[QUOTE_BUF];
-	unsigned int line = 0;
-	size_t pos = 0;
-	int r = 0;
+	struct parse_state ps = { .set = set, .name = name };
+	const struct ini_parser parser = {
+		.header_hint = "[Watch]",
+		.section = on_section,
+		.key = on_key,
+		.userdata = &ps,
+	};
+	int r;
 
-	while (pos < len && r == 0) {
-		const char *ls = text + pos, *nl = memchr(ls, '\n', len - pos), *eq;
-		size_t ll = nl ? (size_t)(nl - ls) : len - pos;
-
-		pos += ll + (nl ? 1 : 0);
-		line++;
-		if (ll > WATCH_FILE_MAX_LINE) {
-			r = line_error(err, -EINVAL, name, line, "line longer than %d bytes",
-				       WATCH_FILE_MAX_LINE);
-			break;
-		}
-		if (memchr(ls, '\0', ll)) {
-			r = line_error(err, -EINVAL, name, line, "contains a NUL byte");
-			break;
-		}
-		trim(&ls, &ll);
-		if (ll == 0 || ls[0] == '#' || ls[0] == ';')
-			continue;
-		if (ls[0] == '[') {
-			if (ls[ll - 1] != ']') {
-				r = line_error(err, -EINVAL, name, line,
-					       "malformed section header \"%s\" (no closing ']')",
-					       quote(ls, ll, q, sizeof(q)));
-				break;
-			}
-			if (ll - 2 != strlen("Watch") || memcmp(ls + 1, "Watch", ll - 2) != 0) {
-				r = line_error(err, -EINVAL, name, line,
-					       "unknown section [%s] (only [Watch] is known)",
-					       quote(ls + 1, ll - 2, q, sizeof(q)));
-				break;
-			}
-			if (sec.line) {
-				r = section_finish(set, name, &sec, err);
-				section_clear(&sec);
-				if (r < 0)
-					break;
-			}
-			sec.line = line;
-			continue;
-		}
-		eq = memchr(ls, '=', ll);
-		if (!eq) {
-			r = line_error(err, -EINVAL, name, line,
-				       "\"%s\" is not Key=Value, a [Watch] header or a comment",
-				       quote(ls, ll, q, sizeof(q)));
-			break;
-		}
-		{
-			const char *key = ls, *val = eq + 1;
-			size_t klen = (size_t)(eq - ls), vlen = ll - klen - 1;
-
-			trim(&key, &klen);
-			trim(&val, &vlen);
-			if (klen == 0) {
-				r = line_error(err, -EINVAL, name, line, "empty key before '='");
-				break;
-			}
-			if (!sec.line) {
-				r = line_error(err, -EINVAL, name, line,
-					       "key \"%s\" outside a [Watch] section",
-					       quote(key, klen, q, sizeof(q)));
-				break;
-			}
-			r = section_key(&sec, name, line, key, klen, val, vlen, err);
-		}
-	}
-	if (r == 0 && sec.line)
-		r = section_finish(set, name, &sec, err);
-	section_clear(&sec);
+	r = ini_parse(&parser, name, text, len, err);
+	if (r == 0 && ps.sec.line)
+		r = section_finish(set, name, &ps.sec, err);
+	section_clear(&ps.sec);
 	return r;
-}
-
-/* /dev/null (1:3 on Linux): a drop-in symlinked there masks a file of that name. */
-static bool is_dev_null(const struct stat *st)
-{
-	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(1, 3);
 }
 
 int watch_file_load(struct bw_watch_set *set, const char *path, struct bw_error *err)
 {
-	struct stat st;
-	char *buf;
-	size_t len = 0;
-	int fd, r;
+	char *text;
+	size_t len;
+	int r;
 
-	/* O_NONBLOCK: a FIFO named *.watch must not hang the reload. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return bw_error_set(err, -errno, "%s: cannot open: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		r = bw_error_set(err, -errno, "%s: cannot stat: %s", path, strerror(errno));
-		close(fd);
+	r = ini_read_file(path, "watch file", &text, &len, err);
+	if (r < 0)
 		return r;
-	}
-	if (is_dev_null(&st)) {
-		close(fd);
-		return 0;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
-		return bw_error_set(err, -EINVAL, "%s: not a regular file", path);
-	}
-	if ((uint64_t)st.st_size > WATCH_FILE_MAX_BYTES) {
-		close(fd);
-		return bw_error_set(err, -EFBIG, "%s: %lld bytes, larger than the %u-byte cap on a "
-				    "watch file", path, (long long)st.st_size, WATCH_FILE_MAX_BYTES);
-	}
-	/* One byte more than the cap, to notice a file that grew since fstat. */
-	buf = malloc(WATCH_FILE_MAX_BYTES + 1);
-	if (!buf) {
-		close(fd);
-		return bw_error_set(err, -ENOMEM, "%s: out of memory", path);
-	}
-	for (;;) {
-		ssize_t got = read(fd, buf + len, WATCH_FILE_MAX_BYTES + 1 - len);
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			r = bw_error_set(err, -errno, "%s: cannot read: %s", path, strerror(errno));
-			goto out;
-		}
-		if (got == 0)
-			break;
-		len += (size_t)got;
-		if (len > WATCH_FILE_MAX_BYTES) {
-			r = bw_error_set(err, -EFBIG, "%s: larger than the %u-byte cap on a watch file",
-					 path, WATCH_FILE_MAX_BYTES);
-			goto out;
-		}
-	}
-	r = watch_file_parse(set, path, buf, len, err);
-out:
-	free(buf);
-	close(fd);
+	r = watch_file_parse(set, path, text, len, err);
+	free(text);
 	return r;
 }
 
@@ -340,7 +215,7 @@ int watch_dirs_default(const char *root, const char *instance, char ***dirs, siz
 		       struct bw_error *err)
 {
 	static const char *const levels[] = { "/etc/bpfwatch", "/run/bpfwatch", "/usr/lib/bpfwatch" };
-	char q[QUOTE_BUF];
+	char q[INI_QUOTE_BUF];
 	char **out;
 	size_t i, count = 0, rlen;
 
@@ -352,14 +227,14 @@ int watch_dirs_default(const char *root, const char *instance, char ***dirs, siz
 		if (ilen == 0 || ilen > WATCH_INSTANCE_MAX || instance[0] == '.')
 			return bw_error_set(err, -EINVAL,
 					    "instance name \"%s\": must be 1..%d characters, not "
-					    "starting with '.'", quote(instance, ilen, q, sizeof(q)),
+					    "starting with '.'", ini_quote(instance, ilen, q, sizeof(q)),
 					    WATCH_INSTANCE_MAX);
 		for (i = 0; i < ilen; i++)
 			if (!instance_char_ok(instance[i]))
 				return bw_error_set(err, -EINVAL,
 						    "instance name \"%s\": byte 0x%02x at offset %zu is "
 						    "not one of [A-Za-z0-9:_.@-\\]",
-						    quote(instance, ilen, q, sizeof(q)),
+						    ini_quote(instance, ilen, q, sizeof(q)),
 						    (unsigned char)instance[i], i);
 	}
 	if (!root || !*root)
