@@ -13,7 +13,11 @@
 #include "inspect.h"
 #include "kernel.h"
 #include "options.h"
+#include "config.h"
 #include "ram_layout.h"
+#include "service.h"
+#include "watch.h"
+#include "watch_files.h"
 
 #define EXIT_USAGE 2
 
@@ -44,11 +48,30 @@ static int open_guest(const struct daemon_options *opts, struct bw_ram **ram,
 	return r;
 }
 
+/* --watch-dir DIR… when given, else the drop-in search path of the instance. */
+static int load_watches(const struct daemon_options *opts, struct bw_watch_set **set,
+			struct bw_error *err)
+{
+	char **dirs = NULL;
+	size_t ndirs = 0;
+	int r;
+
+	if (opts->nwatch_dirs)
+		return watch_files_load(opts->watch_dirs, opts->nwatch_dirs, set, err);
+	r = watch_dirs_default(NULL, opts->instance, &dirs, &ndirs, err);
+	if (r < 0)
+		return r;
+	r = watch_files_load((const char *const *)dirs, ndirs, set, err);
+	watch_dirs_free(dirs, ndirs);
+	return r;
+}
+
 static int inspect(const struct daemon_options *opts)
 {
 	struct bw_error err = { 0 };
 	struct bw_ram *ram = NULL;
 	struct bw_kernel *kernel = NULL;
+	struct bw_watch_set *set = NULL;
 	json_t *doc = NULL;
 	int r;
 
@@ -57,19 +80,35 @@ static int inspect(const struct daemon_options *opts)
 			"--memory-fd N or --memory-pid PID\n");
 		return EXIT_USAGE;
 	}
+	if (opts->inspect == INSPECT_SAMPLE) {
+		r = load_watches(opts, &set, &err);
+		if (r < 0) {
+			fprintf(stderr, "bpfwatchd: %s\n", err.msg);
+			return EXIT_FAILURE;
+		}
+	}
 	r = open_guest(opts, &ram, &kernel, &err);
 	if (r < 0) {
 		fprintf(stderr, "bpfwatchd: %s\n", err.msg);
+		bw_watch_set_free(set);
 		return EXIT_FAILURE;
 	}
 	switch (opts->inspect) {
 	case INSPECT_KERNEL:
 		doc = inspect_kernel_json(kernel);
 		break;
-	default:
-		fprintf(stderr, "bpfwatchd: --inspect maps and sample are not available yet\n");
+	case INSPECT_MAPS:
+		doc = inspect_maps_json(kernel, &err);
+		break;
+	case INSPECT_SAMPLE:
+		doc = inspect_sample_json(kernel, set, opts->samples ? opts->samples : 1,
+					  opts->interval_ms ? opts->interval_ms : 100, &err);
+		break;
+	case INSPECT_NONE:
 		break;
 	}
+	if (!doc)
+		fprintf(stderr, "bpfwatchd: %s\n", err.msg[0] ? err.msg : "out of memory");
 	if (doc) {
 		json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		fputc('\n', stdout);
@@ -77,7 +116,32 @@ static int inspect(const struct daemon_options *opts)
 	}
 	bw_kernel_free(kernel);
 	bw_ram_close(ram);
+	bw_watch_set_free(set);
 	return doc ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+static int serve(const struct daemon_options *opts)
+{
+	struct daemon_config cfg;
+	struct bw_error err = { 0 };
+	int r;
+
+	/* A bad configuration is a usage error: systemd must not restart-loop on it. */
+	if (config_load(opts, &cfg, &err) < 0) {
+		fprintf(stderr, "bpfwatchd: %s\n", err.msg);
+		config_free(&cfg);
+		return EXIT_USAGE;
+	}
+	if (!cfg.memory && cfg.memory_fd < 0 && cfg.memory_pid <= 0) {
+		fprintf(stderr, "bpfwatchd: no guest memory configured: give --memory PATH, "
+			"--memory-fd N or --memory-pid PID, or [Guest] Memory= in %s\n",
+			cfg.config_file ? cfg.config_file : "the config file");
+		config_free(&cfg);
+		return EXIT_USAGE;
+	}
+	r = service_run(&cfg);
+	config_free(&cfg);
+	return r;
 }
 
 int main(int argc, char **argv)
@@ -94,6 +158,5 @@ int main(int argc, char **argv)
 	}
 	if (opts.inspect != INSPECT_NONE)
 		return inspect(&opts);
-	fprintf(stderr, "bpfwatchd: the sampling service is not built yet; use --inspect\n");
-	return EXIT_USAGE;
+	return serve(&opts);
 }

@@ -3,7 +3,9 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <time.h>
 
+#include "engine.h"
 #include "symtab.h"
 
 /* The symbols `--inspect kernel` reports, when the kernel has them. */
@@ -55,5 +57,77 @@ json_t *inspect_kernel_json(struct bw_kernel *k)
 	json_object_set_new(doc, "vmcoreinfo_gpa",
 			    info.vmcoreinfo_gpa ? hex(info.vmcoreinfo_gpa) : json_null());
 	json_object_set_new(doc, "symbols", syms);
+	return doc;
+}
+
+static void clocks(uint64_t *mono_ns, int64_t *wall_ns)
+{
+	struct timespec m, w;
+
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_REALTIME, &w);
+	*mono_ns = (uint64_t)m.tv_sec * 1000000000ULL + (uint64_t)m.tv_nsec;
+	*wall_ns = (int64_t)w.tv_sec * 1000000000LL + w.tv_nsec;
+}
+
+json_t *inspect_maps_json(struct bw_kernel *k, struct bw_error *err)
+{
+	struct bw_engine *engine = NULL;
+	json_t *maps = NULL, *status = NULL, *doc = NULL;
+	uint64_t mono;
+	int64_t wall;
+
+	clocks(&mono, &wall);
+	if (bw_engine_new(k, NULL, mono, wall, &engine, err) < 0 ||
+	    bw_engine_tick(engine, mono, wall, err) < 0 ||
+	    bw_engine_maps_json(engine, &maps, err) < 0 ||
+	    bw_engine_status_json(engine, &status, err) < 0)
+		goto out;
+	doc = json_object();
+	json_object_set(doc, "state", json_object_get(status, "state"));
+	json_object_set(doc, "scheduler", json_object_get(status, "scheduler"));
+	json_object_update(doc, maps);
+out:
+	json_decref(maps);
+	json_decref(status);
+	bw_engine_free(engine);
+	return doc;
+}
+
+json_t *inspect_sample_json(struct bw_kernel *k, const struct bw_watch_set *set,
+			    unsigned int samples, unsigned int interval_ms, struct bw_error *err)
+{
+	struct bw_engine *engine = NULL;
+	json_t *list = json_array(), *status = NULL, *metrics = NULL, *doc = NULL;
+	uint64_t mono;
+	int64_t wall;
+
+	clocks(&mono, &wall);
+	if (bw_engine_new(k, set, mono, wall, &engine, err) < 0)
+		goto out;
+	for (unsigned int i = 0; i < samples; i++) {
+		json_t *sample;
+
+		if (i > 0) {
+			struct timespec pause = { interval_ms / 1000,
+						  (long)(interval_ms % 1000) * 1000000L };
+
+			nanosleep(&pause, NULL);
+		}
+		clocks(&mono, &wall);
+		if (bw_engine_tick(engine, mono, wall, err) < 0 ||
+		    bw_engine_sample_json(engine, &sample, err) < 0)
+			goto out;
+		json_array_append_new(list, sample);
+	}
+	if (bw_engine_status_json(engine, &status, err) < 0 ||
+	    bw_engine_metrics_json(engine, &metrics, err) < 0)
+		goto out;
+	doc = json_pack("{s:O, s:O, s:O}", "status", status, "samples", list, "metrics", metrics);
+out:
+	json_decref(list);
+	json_decref(status);
+	json_decref(metrics);
+	bw_engine_free(engine);
 	return doc;
 }

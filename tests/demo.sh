@@ -2,7 +2,7 @@
 # `make demo`: boot the demo guest (Debian 7.3.4 kernel, the project's demo
 # sched_ext scheduler and a decoy object) under QEMU, and show what
 # bpfwatchd reads from its RAM from the outside: the kernel it finds, the
-# BPF maps, and the demo watch set (conf/watch.d/bw_demo.watch) sampled
+# BPF maps, and the demo watch set (conf/demo.watch.d/bw_demo.watch) sampled
 # and folded into run-level metrics.  Leaves no process or RAM file behind.
 #
 # Env: O (where bpfwatchd lives), BW_DEMO_RAM (default 1G).
@@ -42,5 +42,5 @@ echo
 echo "== bpfwatchd --inspect maps"
 "$BPFWATCHD" --inspect maps --memory "$mem"
 echo
-echo "== bpfwatchd --inspect sample (conf/watch.d/bw_demo.watch, 10 ticks of 200 ms)"
-"$BPFWATCHD" --inspect sample --memory "$mem" --watch-dir conf/watch.d --samples 10 --interval-ms 200
+echo "== bpfwatchd --inspect sample (conf/demo.watch.d/bw_demo.watch, 10 ticks of 200 ms)"
+"$BPFWATCHD" --inspect sample --memory "$mem" --watch-dir conf/demo.watch.d --samples 10 --interval-ms 200
