@@ -46,6 +46,8 @@ TEST_UTIL_SRCS := $(sort $(wildcard tests/unit/util_*.c))
 TEST_UTIL_OBJS := $(patsubst %.c,$(B)/obj/%.o,$(TEST_UTIL_SRCS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
+TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/tool_%,$(TOOL_SRCS))
 BENCH_SRCS := $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(B)/tests/%,$(BENCH_SRCS))
 
@@ -77,6 +79,10 @@ $(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(TEST_UTIL_OBJS) $(DAEMON_COMMO
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
 
+$(B)/tests/tool_%: $(B)/obj/tests/tools/%.o $(TEST_UTIL_OBJS) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
+
 $(B)/tests/bench_%: $(B)/obj/tests/bench/bench_%.o $(TEST_UTIL_OBJS) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
@@ -88,7 +94,7 @@ deps:
 check: deps
 	$(MAKE) test
 
-test: all $(UNIT_BINS)
+test: all $(UNIT_BINS) $(TOOL_BINS)
 	O=$(O) B=$(B) SANITIZE=$(SANITIZE) tests/run-tests.sh
 
 bench: deps
