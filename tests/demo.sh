@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# `make demo`: boot the demo guest (Debian 7.3.4 kernel, the project's demo
-# sched_ext scheduler and a decoy object) under QEMU, and show what
-# bpfwatchd reads from its RAM from the outside: the kernel it finds, the
-# BPF maps, and the demo watch set (conf/demo.watch.d/bw_demo.watch) sampled
-# and folded into run-level metrics.  Leaves no process or RAM file behind.
+# `make demo`: the main job on a built-in default.  Boots the demo guest
+# (Debian 7.3.4 kernel, the project's demo sched_ext scheduler and a decoy
+# BPF object with the same names) under QEMU with its RAM in a shared file,
+# runs bpfwatchd on that RAM with the demo watch set
+# (conf/demo.watch.d/bw_demo.watch), shows the metrics live, then prints
+# the run-level metrics and an assert a CI script would run.  Leaves no
+# process or RAM file behind.
 #
-# Env: O (where bpfwatchd lives), BW_DEMO_RAM (default 1G).
+# Env: O (where the binaries live), B (build dir), BW_DEMO_RAM (1G),
+#      BW_DEMO_SECONDS (how long the live view runs, 8).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -13,34 +16,67 @@ cd "$root"
 O=${O:-.}
 B=${B:-build}
 BPFWATCHD=${BPFWATCHD:-$O/daemon/bpfwatchd}
+BPFWATCHCTL=${BPFWATCHCTL:-$O/daemon/bpfwatchctl}
 ram=${BW_DEMO_RAM:-1G}
+seconds=${BW_DEMO_SECONDS:-8}
 sched=$root/$B/guest-scheduler
+run=$(mktemp -d "${TMPDIR:-/tmp}/bpfwatch-demo.XXXXXX")
+sock=$run/demo.sock
+daemon_pid=
 
 # shellcheck source=guest/lib.sh
 source "$root/tests/guest/lib.sh"
+cleanup() {
+    if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+        kill -TERM "$daemon_pid" 2>/dev/null || true
+        wait "$daemon_pid" 2>/dev/null || true
+    fi
+    bw_guest_stop_all
+    rm -rf "$run"
+}
+trap cleanup EXIT
+ctl() { "$BPFWATCHCTL" -s "$sock" "$@"; }
 
 echo "== building the demo scheduler and the guest"
 bash tests/scheduler/build.sh "$sched" >/dev/null
 eval "$(tests/guest/build-guest.sh "$sched/bw_loader=/bin/bw_loader" "$sched/scenario=/scenario")"
 
-echo "== booting the guest ($ram RAM, 2 vCPUs, QEMU TCG, RAM in a shared file)"
-bw_guest_start demo "$ram" "$KERNEL" "$INITRAMFS"
-bw_guest_wait_ready demo 120
-mem=$(bw_guest_mem demo)
-log=$(bw_guest_log demo)
-for _ in $(seq 1 120); do
-    grep -q 'BWGUEST-EVENT attached' "$log" && break
-    sleep 0.5
-done
-grep -q 'BWGUEST-EVENT attached' "$log" || { echo "the demo scheduler did not attach" >&2; tail -n 30 "$log" >&2; exit 1; }
-echo "guest RAM: $mem; the guest says: $(grep -m1 -o 'BWGUEST-EVENT attached.*' "$log" | tr -d '\r')"
+echo "== starting bpfwatchd before the guest exists"
+# The daemon watches a path of our choosing; the guest's RAM file appears
+# there (a symlink) once QEMU has created it.
+"$BPFWATCHD" --memory "$run/guest.ram" --socket "$sock" --watch-dir conf/demo.watch.d \
+    --interval-ms 100 --state-file "$run/state.json" 2>"$run/bpfwatchd.log" &
+daemon_pid=$!
+ctl wait bw_demo_runs --timeout 0.1 >/dev/null 2>&1 || true
+ctl status | head -n 3
 
 echo
-echo "== bpfwatchd --inspect kernel"
-"$BPFWATCHD" --inspect kernel --memory "$mem"
+echo "== booting the guest ($ram RAM, 2 vCPUs, QEMU TCG, RAM in a shared file)"
+bw_guest_start demo "$ram" "$KERNEL" "$INITRAMFS"
+ln -s "$(bw_guest_mem demo)" "$run/guest.ram"
+bw_guest_wait_ready demo 120
+echo "waiting for the demo scheduler to attach and bpfwatchd to find it..."
+ctl wait bw_demo_runs --timeout 120 >/dev/null
+ctl status
+
 echo
-echo "== bpfwatchd --inspect maps"
-"$BPFWATCHD" --inspect maps --memory "$mem"
+echo "== live metrics (${seconds} s)"
+if [ -t 1 ]; then
+    timeout --foreground -s TERM "$seconds" "$BPFWATCHCTL" -s "$sock" top || true
+else
+    ctl subscribe --count $((seconds * 10)) | awk 'NR % 10 == 1'
+fi
+
 echo
-echo "== bpfwatchd --inspect sample (conf/demo.watch.d/bw_demo.watch, 10 ticks of 200 ms)"
-"$BPFWATCHD" --inspect sample --memory "$mem" --watch-dir conf/demo.watch.d --samples 10 --interval-ms 200
+echo "== run-level metrics"
+ctl metrics
+echo
+echo "== a CI assertion"
+echo "\$ bpfwatchctl assert 'bw_demo_runs > 0' 'bw_demo_fixed_neg == -5' 'bw_demo_cpu_gauge_max <= 5'"
+ctl assert 'bw_demo_runs > 0' 'bw_demo_fixed_neg == -5' 'bw_demo_cpu_gauge_max <= 5'
+echo
+echo "== stopping: SIGTERM writes the final metrics to the state file"
+kill -TERM "$daemon_pid"
+wait "$daemon_pid"
+daemon_pid=
+head -c 400 "$run/state.json"; echo " ..."
