@@ -13,7 +13,11 @@
  *     map_idr.idr_next; any of them makes the next tick re-scan.  The
  *     kernel model's page-table cache is flushed before every re-scan
  *     because freed vmalloc ranges are reused;
- *   - one guard per map in use: the file offset of its id.
+ *   - one guard per map in use: the file offset of its id;
+ *   - the tick's loads as batches (bw_ram_load_batch): every aligned
+ *     scalar leaf in one, each percpu watch's CPUs in one, so the SIGBUS
+ *     guard is set up once per batch, not once per value, and the fold
+ *     gets each watch's readings in increasing CPU order.
  * Everything else (names, BTF, JSON) is touched only when resolving or when
  * a view is built.
  */
@@ -70,6 +74,10 @@ struct ewatch {
 	uint64_t va;			/* array: the load unit; percpu: pptrs[index] */
 	struct leaf *leaves;		/* capacity: nr_cpus for percpu watches, else 1 */
 	uint32_t nleaves;
+	/* percpu, when aligned: leaves[] as one batch of loads, and its values */
+	struct bw_load *loads;
+	uint64_t *raw;
+	uint32_t slot;			/* scalar, aligned: its load in the engine's batch */
 	uint32_t cpus_missing;
 	char missing_msg[MISSING_MSG_MAX];
 	/* the last tick */
@@ -98,6 +106,17 @@ struct bw_engine {
 	size_t n;
 	struct guard *guards;		/* capacity n */
 	size_t nguards;
+	/*
+	 * The aligned leaves of resolved scalar watches, in watch order, loaded
+	 * as one batch per tick (capacity n); the batch stops at a failed load
+	 * and the tick goes on from the one after it (next_batch()).
+	 */
+	struct bw_load *sloads;
+	uint64_t *sraw;
+	size_t nsloads;
+	size_t s_loaded_end;		/* this tick: sraw[..end) loaded, sloads[end] failed */
+	int s_failed_r;
+	struct bw_error s_failed;
 	size_t nunresolved;
 	bool resolve_needed;
 	struct bw_bpf_inventory *inv;
@@ -131,6 +150,8 @@ static void free_watches(struct ewatch *w, size_t n)
 	for (size_t i = 0; w && i < n; i++) {
 		free(w[i].leaves);
 		free(w[i].readings);
+		free(w[i].loads);
+		free(w[i].raw);
 	}
 	free(w);
 }
@@ -161,6 +182,8 @@ struct prepared {
 	struct bw_fold *fold;
 	struct ewatch *w;
 	struct guard *guards;
+	struct bw_load *sloads;
+	uint64_t *sraw;
 	size_t n;
 };
 
@@ -168,6 +191,8 @@ static void prepared_free(struct prepared *p)
 {
 	free_watches(p->w, p->n);
 	free(p->guards);
+	free(p->sloads);
+	free(p->sraw);
 	bw_fold_free(p->fold);
 	bw_watch_set_free(p->set);
 }
@@ -187,7 +212,9 @@ static int prepare(struct bw_engine *e, const struct bw_watch_set *src, uint64_t
 		goto fail;
 	p->w = calloc(p->n ? p->n : 1, sizeof(*p->w));
 	p->guards = calloc(p->n ? p->n : 1, sizeof(*p->guards));
-	if (!p->w || !p->guards)
+	p->sloads = calloc(p->n ? p->n : 1, sizeof(*p->sloads));
+	p->sraw = calloc(p->n ? p->n : 1, sizeof(*p->sraw));
+	if (!p->w || !p->guards || !p->sloads || !p->sraw)
 		goto oom;
 	for (size_t i = 0; i < p->n; i++) {
 		struct ewatch *ew = &p->w[i];
@@ -202,6 +229,12 @@ static int prepare(struct bw_engine *e, const struct bw_watch_set *src, uint64_t
 		ew->readings = calloc(cap, sizeof(*ew->readings));
 		if (!ew->leaves || !ew->readings)
 			goto oom;
+		if (ew->percpu) {
+			ew->loads = calloc(cap, sizeof(*ew->loads));
+			ew->raw = calloc(cap, sizeof(*ew->raw));
+			if (!ew->loads || !ew->raw)
+				goto oom;
+		}
 	}
 	return 0;
 oom:
@@ -215,15 +248,18 @@ fail:
 static void install(struct bw_engine *e, struct prepared *p, uint64_t mono_ns)
 {
 	struct prepared old = { .set = e->set, .fold = e->fold, .w = e->w, .guards = e->guards,
-				.n = e->n };
+				.sloads = e->sloads, .sraw = e->sraw, .n = e->n };
 
 	prepared_free(&old);
 	e->set = p->set;
 	e->fold = p->fold;
 	e->w = p->w;
 	e->guards = p->guards;
+	e->sloads = p->sloads;
+	e->sraw = p->sraw;
 	e->n = p->n;
 	e->nguards = 0;
+	e->nsloads = 0;
 	e->nunresolved = p->n;
 	e->resolve_needed = true;
 	e->min_mono = mono_ns;
@@ -271,6 +307,8 @@ void bw_engine_free(struct bw_engine *e)
 		return;
 	free_watches(e->w, e->n);
 	free(e->guards);
+	free(e->sloads);
+	free(e->sraw);
 	bw_fold_free(e->fold);
 	bw_watch_set_free(e->set);
 	bw_bpf_inventory_free(e->inv);
@@ -571,6 +609,9 @@ static enum wstate locate_percpu(struct bw_engine *e, struct ewatch *ew,
 	if (ew->nleaves == 0)
 		return fail(ew, W_ERROR, "map \"%s\" (id %u): no CPU's copy of element %u could "
 			    "be located (%s)", m->name, m->id, ew->index, ew->missing_msg);
+	for (uint32_t j = 0; ew->aligned && j < ew->nleaves; j++)
+		ew->loads[j] = (struct bw_load){ .offset = ew->leaves[j].off,
+						 .width = ew->field.width };
 	return W_RESOLVED;
 }
 
@@ -666,6 +707,7 @@ static enum wstate resolve_watch(struct bw_engine *e, struct ewatch *ew)
 static void resolve_all(struct bw_engine *e, uint64_t mono_ns)
 {
 	e->nguards = 0;
+	e->nsloads = 0;
 	e->nunresolved = 0;
 	for (size_t i = 0; i < e->n; i++) {
 		struct ewatch *ew = &e->w[i];
@@ -677,6 +719,11 @@ static void resolve_all(struct bw_engine *e, uint64_t mono_ns)
 		if (ew->state != W_RESOLVED) {
 			ew->nleaves = 0;
 			e->nunresolved++;
+		} else if (!ew->percpu && ew->aligned) {
+			/* One scalar batch slot per watch at most: capacity n holds them all. */
+			ew->slot = (uint32_t)e->nsloads;
+			e->sloads[e->nsloads++] = (struct bw_load){ .offset = ew->leaves[0].off,
+								    .width = ew->field.width };
 		}
 	}
 	e->resolve_needed = false;
@@ -714,51 +761,114 @@ static struct bw_fold_value fold_value(struct bw_value v)
 	return v.is_signed ? bw_fold_s64(v.s) : bw_fold_u64(v.u);
 }
 
+/*
+ * Load the scalar batch from slot @from on: sraw[from..s_loaded_end) is
+ * loaded, and when that stops short of nsloads, slot s_loaded_end failed
+ * with s_failed.
+ */
+static void next_batch(struct bw_engine *e, size_t from)
+{
+	size_t done = 0;
+
+	e->s_failed_r = 0;
+	if (from < e->nsloads)
+		e->s_failed_r = bw_ram_load_batch(e->ram, e->sloads + from, e->nsloads - from,
+						  e->sraw + from, &done, &e->s_failed);
+	e->s_loaded_end = from + done;
+}
+
 static void sample_scalar(struct bw_engine *e, size_t i, struct ewatch *ew)
 {
 	struct bw_error le;
+	const struct bw_error *ep = &le;
 	struct bw_value v;
-	uint64_t raw;
-	int r;
+	uint64_t raw = 0;
+	int r = 0;
 
 	ew->s_seq = e->seq;
-	r = read_leaf(e, ew->field.width, &ew->leaves[0], &raw, &le);
+	if (!ew->aligned) {
+		r = read_leaf(e, ew->field.width, &ew->leaves[0], &raw, &le);
+	} else if (ew->slot < e->s_loaded_end) {
+		raw = e->sraw[ew->slot];
+	} else {
+		/* Slots are visited in order: this is the one the batch stopped at. */
+		r = e->s_failed_r;
+		ep = &e->s_failed;
+	}
 	if (r == 0)
 		r = bw_field_decode(&ew->field, raw, &v, &le);
 	if (r == 0)
 		r = bw_fold_scalar(e->fold, i, fold_value(v), &le);
 	ew->s_ok = r == 0;
 	if (r < 0) {
-		note_error(ew, &le);
+		note_error(ew, ep);
 		bw_fold_failure(e->fold, i, NULL);
-		return;
+	} else {
+		ew->s_value = v;
 	}
-	ew->s_value = v;
+	if (ew->aligned && ew->slot == e->s_loaded_end)
+		next_batch(e, ew->slot + 1u);
+}
+
+/*
+ * Decode the raw values of leaves [from, to) into readings from *n on; a
+ * value that does not decode is counted in *failed, the first one noted.
+ */
+static void add_readings(struct ewatch *ew, const uint64_t *raw, size_t from, size_t to,
+			 uint32_t *n, uint32_t *failed)
+{
+	struct bw_fold_cpu_value *rd = ew->readings;
+	struct bw_error de;
+	uint32_t k = *n;
+
+	for (size_t j = from; j < to; j++) {
+		struct bw_value v;
+
+		if (bw_field_decode(&ew->field, raw[j - from], &v, &de) < 0) {
+			if ((*failed)++ == 0)
+				note_error(ew, &de);
+			continue;
+		}
+		rd[k].cpu = ew->leaves[j].cpu;
+		rd[k].value = fold_value(v);
+		k++;
+	}
+	*n = k;
 }
 
 static void sample_percpu(struct bw_engine *e, size_t i, struct ewatch *ew)
 {
 	struct bw_error le;
 	uint32_t n = 0, failed = 0;
-	int r;
 
 	ew->s_seq = e->seq;
-	for (uint32_t j = 0; j < ew->nleaves; j++) {
-		const struct leaf *lf = &ew->leaves[j];
-		struct bw_value v;
-		uint64_t raw;
+	if (ew->aligned) {
+		/* One guarded batch for every CPU; after a failed load, on with the next. */
+		size_t pos = 0;
 
-		r = read_leaf(e, ew->field.width, lf, &raw, &le);
-		if (r == 0)
-			r = bw_field_decode(&ew->field, raw, &v, &le);
-		if (r < 0) {
+		while (pos < ew->nleaves) {
+			size_t done = 0;
+			int r = bw_ram_load_batch(e->ram, ew->loads + pos, ew->nleaves - pos,
+						  ew->raw + pos, &done, &le);
+
+			add_readings(ew, ew->raw + pos, pos, pos + done, &n, &failed);
+			if (r == 0)
+				break;
 			if (failed++ == 0)
 				note_error(ew, &le);
-			continue;
+			pos += done + 1;
 		}
-		ew->readings[n].cpu = lf->cpu;
-		ew->readings[n].value = fold_value(v);
-		n++;
+	} else {
+		for (uint32_t j = 0; j < ew->nleaves; j++) {
+			uint64_t raw;
+
+			if (read_leaf(e, ew->field.width, &ew->leaves[j], &raw, &le) < 0) {
+				if (failed++ == 0)
+					note_error(ew, &le);
+				continue;
+			}
+			add_readings(ew, &raw, j, j + 1, &n, &failed);
+		}
 	}
 	ew->s_n = n;
 	ew->s_failed = failed;
@@ -823,6 +933,7 @@ int bw_engine_tick(struct bw_engine *e, uint64_t mono_ns, int64_t wall_ns, struc
 	e->min_mono = mono_ns;
 	e->last_mono = mono_ns;
 	e->last_wall = wall_ns;
+	next_batch(e, 0);
 	for (size_t i = 0; i < e->n; i++) {
 		struct ewatch *ew = &e->w[i];
 

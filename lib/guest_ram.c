@@ -205,6 +205,30 @@ int bw_ram_load_at(struct bw_ram *ram, uint64_t file_offset, unsigned int width,
 	return 0;
 }
 
+int bw_ram_load_batch(struct bw_ram *ram, const struct bw_load *loads, size_t n, uint64_t *out,
+		      size_t *done, struct bw_error *err)
+{
+	uint64_t off;
+	int r;
+
+	*done = 0;
+	if (n == 0)
+		return 0;
+	if (ram->faulted)
+		return fault_error(ram, loads[0].offset, err);
+	r = bw_guarded_load_batch(ram->map, ram->size, loads, n, out, done);
+	if (r == 0)
+		return 0;
+	off = loads[*done].offset;
+	if (r == -ERANGE)
+		return bw_error_set(err, -EFAULT, "file offset %#" PRIx64 " is outside %s", off,
+				    ram->description);
+	if (r == -EFAULT)
+		return fault_error(ram, off, err);
+	return bw_error_set(err, r, "misaligned %u-byte load at file offset %#" PRIx64,
+			    loads[*done].width, off);
+}
+
 int bw_ram_check(struct bw_ram *ram, struct bw_error *err)
 {
 	struct stat st;

@@ -16,6 +16,7 @@
 
 #include "addrspace.h"
 #include "error.h"
+#include "fault_guard.h"
 #include "ram_layout.h"
 
 struct bw_ram;
@@ -50,6 +51,19 @@ int bw_ram_locate(const struct bw_ram *ram, uint64_t gpa, size_t len, uint64_t *
 /* One untorn load of @width bytes at a file offset found by bw_ram_locate(). */
 int bw_ram_load_at(struct bw_ram *ram, uint64_t file_offset, unsigned int width,
 		   uint64_t *out, struct bw_error *err);
+
+/*
+ * bw_ram_load_at() for many values at once: @loads[i] is a file offset
+ * found by bw_ram_locate() and a width, loaded untorn into @out[i] under
+ * one fault guard for the whole batch (fault_guard.h).  Stops at the first
+ * load that fails, with the error bw_ram_load_at() gives for it (-EFAULT
+ * outside the file, -EINVAL misaligned, -EIO when the mapping faulted, now
+ * or before); *done is the number of loads made, out[0..*done) holding
+ * them: n on success, else the index of the failed load.  A caller that
+ * wants the rest goes on from *done + 1.
+ */
+int bw_ram_load_batch(struct bw_ram *ram, const struct bw_load *loads, size_t n, uint64_t *out,
+		      size_t *done, struct bw_error *err);
 
 /*
  * Is the mapping still backed?  Detects a file that shrank or was replaced

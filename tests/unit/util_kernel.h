@@ -29,7 +29,12 @@
 #include "util_btf.h"
 #include "util_mem.h"
 
-#define TK_MAX_CPUS 8
+/*
+ * Up to 256 CPUs: enough for benchmarks of per-CPU watches on a large host
+ * (each CPU's unit takes one page-table page and one page per per-CPU
+ * allocation, well inside the pools of util_kernel.c).
+ */
+#define TK_MAX_CPUS 256
 
 /* Virtual layout (x86-64 4-level defaults, with the image moved by KASLR). */
 #define TK_START_KERNEL_MAP	0xffffffff80000000ULL
