@@ -67,34 +67,6 @@ static const char *btf_name(const struct btf *btf, const struct btf_type *t)
 	return name ? name : "";
 }
 
-/* "an array", "a pointer", ... for messages. */
-static const char *kind_phrase(const struct btf_type *t)
-{
-	switch (btf_kind(t)) {
-	case BTF_KIND_UNKN: return "void";
-	case BTF_KIND_INT: return "an integer";
-	case BTF_KIND_PTR: return "a pointer";
-	case BTF_KIND_ARRAY: return "an array";
-	case BTF_KIND_STRUCT: return "a struct";
-	case BTF_KIND_UNION: return "a union";
-	case BTF_KIND_ENUM: return "an enum";
-	case BTF_KIND_FWD: return "a forward declaration";
-	case BTF_KIND_TYPEDEF: return "a typedef";
-	case BTF_KIND_VOLATILE: return "a volatile qualifier";
-	case BTF_KIND_CONST: return "a const qualifier";
-	case BTF_KIND_RESTRICT: return "a restrict qualifier";
-	case BTF_KIND_FUNC: return "a function";
-	case BTF_KIND_FUNC_PROTO: return "a function prototype";
-	case BTF_KIND_VAR: return "a variable";
-	case BTF_KIND_DATASEC: return "a data section";
-	case BTF_KIND_FLOAT: return "a floating-point number";
-	case BTF_KIND_DECL_TAG: return "a declaration tag";
-	case BTF_KIND_TYPE_TAG: return "a type tag";
-	case BTF_KIND_ENUM64: return "a 64-bit enum";
-	}
-	return "a type of unknown kind";
-}
-
 static bool is_qualifier(const struct btf_type *t)
 {
 	return btf_is_typedef(t) || btf_is_mod(t);
@@ -191,7 +163,7 @@ int bw_btf_struct_id(const struct btf *btf, const char *name, struct bw_error *e
 			if (!btf_is_composite(t))
 				return bw_error_set(err, -ENOENT,
 						    "typedef %s names %s, not a struct or union",
-						    bare, kind_phrase(t));
+						    bare, bw_btf_kind_phrase(t));
 			return (int)target;
 		}
 	}
@@ -329,7 +301,7 @@ int bw_btf_member_offset(const struct btf *btf, const char *name, const char *me
 			return ret;
 		if (!btf_is_composite(t))
 			return bw_error_set(err, -EINVAL, "%s is %s, not a struct: cannot take "
-					    "member \"%.*s\"", what, kind_phrase(t), (int)len, seg);
+					    "member \"%.*s\"", what, bw_btf_kind_phrase(t), (int)len, seg);
 		ret = find_member(btf, t, seg, len, 0, &fm, err);
 		if (ret == -ENOENT) {
 			type_desc(btf, t, desc, sizeof(desc));
@@ -406,4 +378,31 @@ int bw_btf_enum_value(const struct btf *btf, const char *name, int64_t *value,
 		}
 	}
 	return bw_error_set(err, -ENOENT, "no enumerator \"%s\" in any enum of the BTF", name);
+}
+
+const char *bw_btf_kind_phrase(const struct btf_type *t)
+{
+	switch (btf_kind(t)) {
+	case BTF_KIND_UNKN: return "void";
+	case BTF_KIND_INT: return "an integer";
+	case BTF_KIND_PTR: return "a pointer";
+	case BTF_KIND_ARRAY: return "an array";
+	case BTF_KIND_STRUCT: return "a struct";
+	case BTF_KIND_UNION: return "a union";
+	case BTF_KIND_ENUM: return "an enum";
+	case BTF_KIND_ENUM64: return "a 64-bit enum";
+	case BTF_KIND_FWD: return "an incomplete (forward-declared) type";
+	case BTF_KIND_TYPEDEF: return "a typedef";
+	case BTF_KIND_VOLATILE: return "a volatile qualifier";
+	case BTF_KIND_CONST: return "a const qualifier";
+	case BTF_KIND_RESTRICT: return "a restrict qualifier";
+	case BTF_KIND_FUNC: return "a function";
+	case BTF_KIND_FUNC_PROTO: return "a function prototype";
+	case BTF_KIND_VAR: return "a variable";
+	case BTF_KIND_DATASEC: return "a data section";
+	case BTF_KIND_FLOAT: return "a float";
+	case BTF_KIND_DECL_TAG: return "a declaration tag";
+	case BTF_KIND_TYPE_TAG: return "a type tag";
+	}
+	return "a type of unknown kind";
 }

@@ -31,4 +31,9 @@ int bw_btf_member_offset(const struct btf *btf, const char *name, const char *me
 int bw_btf_enum_value(const struct btf *btf, const char *name, int64_t *value,
 		      struct bw_error *err);
 
+struct btf_type;
+
+/* "an integer", "a pointer", "a struct", ...: a type's kind, for messages. */
+const char *bw_btf_kind_phrase(const struct btf_type *t);
+
 #endif

@@ -70,6 +70,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "btf_layout.h"
+
 /*
  * Typedef/qualifier links followed before calling the chain a loop: the
  * kernel's own resolver gives up at the same depth (MAX_RESOLVE_DEPTH in
@@ -274,29 +276,6 @@ static void describe(const struct btf *btf, uint32_t id, char *buf, size_t size)
 done:
 	snprintf(buf, size, "%s%s%s%s", prefix, base, suffix[0] == '*' ? " " : "", suffix);
 	sanitize(buf);
-}
-
-/* "is ..." phrase for the kind of an already stripped type. */
-static const char *kind_phrase(const struct btf_type *t)
-{
-	switch (btf_kind(t)) {
-	case BTF_KIND_UNKN:	return "void";
-	case BTF_KIND_INT:	return "an integer";
-	case BTF_KIND_PTR:	return "a pointer";
-	case BTF_KIND_ARRAY:	return "an array";
-	case BTF_KIND_STRUCT:	return "a struct";
-	case BTF_KIND_UNION:	return "a union";
-	case BTF_KIND_ENUM:
-	case BTF_KIND_ENUM64:	return "an enum";
-	case BTF_KIND_FWD:	return "an incomplete (forward-declared) type";
-	case BTF_KIND_FUNC:	return "a function";
-	case BTF_KIND_FUNC_PROTO: return "a function prototype";
-	case BTF_KIND_VAR:	return "a variable";
-	case BTF_KIND_DATASEC:	return "a data section";
-	case BTF_KIND_FLOAT:	return "a float";
-	case BTF_KIND_DECL_TAG:	return "a declaration tag";
-	default:		return "an unknown BTF kind";
-	}
 }
 
 /*
@@ -573,7 +552,7 @@ static int apply_indices(struct walk *w, struct cursor *c, const struct segment 
 		describe(w->btf, c->type_id, desc, sizeof(desc));
 		if (btf_kind(t) != BTF_KIND_ARRAY)
 			return fail(w, -ENOTSUP, "\"%s\" is %s (%s), not an array; it cannot be "
-				    "indexed", c->label, kind_phrase(t), desc);
+				    "indexed", c->label, bw_btf_kind_phrase(t), desc);
 		arr = btf_array(t);
 		if (s->idx[k] >= arr->nelems) {
 			if (!arr->nelems)
@@ -624,7 +603,7 @@ static int step_member(struct walk *w, struct cursor *c, const struct segment *s
 			    "pointer, only members stored in the map value", c->label, desc);
 	if (!is_composite(t))
 		return fail(w, -ENOTSUP, "\"%s\" is %s (%s), which has no members", c->label,
-			    kind_phrase(t), desc);
+			    bw_btf_kind_phrase(t), desc);
 	r = find_member(w, t, s->name, s->name_len, 0, &hit);
 	if (r < 0)
 		return r;
@@ -779,7 +758,7 @@ static int make_leaf(struct walk *w, const struct cursor *c, struct bw_field *ou
 			    "\"%s[0]\"", c->label, desc, c->label);
 	default:
 		return fail(w, -ENOTSUP, "\"%s\" is %s (%s); only integer, bool, enum and "
-			    "bitfield leaves can be read", c->label, kind_phrase(t), desc);
+			    "bitfield leaves can be read", c->label, bw_btf_kind_phrase(t), desc);
 	}
 	if (bits > type_bits)
 		return fail(w, -EBADMSG, "bitfield \"%s\" is %" PRIu64 " bits wide, wider than "
@@ -858,7 +837,7 @@ int bw_field_resolve(const struct btf *btf, uint32_t root_type_id, const char *p
 	} else {
 		describe(btf, root_type_id, desc, sizeof(desc));
 		return fail(&w, -EINVAL, "the map value type (id %" PRIu32 ") is %s (%s), not a "
-			    "struct, union or data section", root_type_id, kind_phrase(root), desc);
+			    "struct, union or data section", root_type_id, bw_btf_kind_phrase(root), desc);
 	}
 	for (unsigned int i = first; i < nseg; i++) {
 		r = step_member(&w, &c, &segs[i]);
