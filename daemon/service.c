@@ -322,15 +322,66 @@ static void write_textfile(struct service *s)
 	free(text);
 }
 
+/*
+ * The engine's last tick in the socket protocol's shape (README, "Socket
+ * protocol (as built)"): "tick", "time_ns" (wall clock) and "values" by
+ * label, each {"value"}, {"cpus"} or {"error"}.  A watch without a reading
+ * this tick (pending, unresolved, not read yet) carries its reason as the
+ * error.  NULL when out of memory or the engine cannot say.
+ */
+static json_t *sample_reply(const struct bw_engine *engine, struct bw_error *err)
+{
+	json_t *doc = NULL, *values, *tick, *time_ns, *reply = NULL, *w;
+	size_t i;
+
+	if (bw_engine_sample_json(engine, &doc, err) < 0)
+		return NULL;
+	values = json_object();
+	json_array_foreach(json_object_get(doc, "watches"), i, w) {
+		const char *label = json_string_value(json_object_get(w, "label"));
+		json_t *cpus = json_object_get(w, "values"), *value = json_object_get(w, "value");
+		json_t *why = json_object_get(w, "error"), *e;
+
+		if (!label || !values)
+			continue;
+		if (!why && !json_is_object(cpus) && !value)
+			why = json_object_get(w, "reason");
+		if (why || (!json_is_object(cpus) && !value))
+			e = json_is_string(why) ? json_pack("{s:O}", "error", why) :
+						  json_pack("{s:s}", "error", "no value");
+		else if (json_is_object(cpus))
+			e = json_pack("{s:O}", "cpus", cpus);
+		else
+			e = json_pack("{s:O}", "value", value);
+		if (!e || json_object_set_new(values, label, e) < 0) {
+			json_decref(values);
+			values = NULL;
+		}
+	}
+	tick = json_object_get(doc, "seq");
+	time_ns = json_object_get(doc, "wall_ns");
+	if (values && tick && time_ns)
+		reply = json_pack("{s:b, s:O, s:O, s:o}", "ok", 1, "tick", tick, "time_ns", time_ns,
+				  "values", values);
+	else
+		json_decref(values);
+	json_decref(doc);
+	if (!reply)
+		bw_error_set(err, -ENOMEM, "sample: out of memory");
+	return reply;
+}
+
 static void broadcast_sample(struct service *s)
 {
 	struct server_stats st;
-	json_t *sample = NULL;
+	json_t *sample;
 
 	server_get_stats(s->server, &st);
-	if (st.subscribers == 0 || bw_engine_sample_json(s->engine, &sample, NULL) < 0)
+	if (st.subscribers == 0)
 		return;
-	json_object_set_new(sample, "ok", json_true());
+	sample = sample_reply(s->engine, NULL);
+	if (!sample)
+		return;
 	server_broadcast(s->server, sample);
 	json_decref(sample);
 }
@@ -567,8 +618,11 @@ static json_t *on_request(void *userdata, struct server_client *c, const char *c
 		if (!s->engine)
 			return server_reply_error("not_ready", "%s%s%s", state_names[s->state],
 						  s->reason[0] ? ": " : "", s->reason);
-		r = !strcmp(cmd, "sample") ? bw_engine_sample_json(s->engine, &body, &err) :
-					     bw_engine_maps_json(s->engine, &body, &err);
+		if (!strcmp(cmd, "sample")) {
+			body = sample_reply(s->engine, &err);
+			return body ? body : server_reply_error("internal", "%s", err.msg);
+		}
+		r = bw_engine_maps_json(s->engine, &body, &err);
 		if (r < 0)
 			return server_reply_error("internal", "%s", err.msg);
 		return ok(body);

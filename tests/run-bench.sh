@@ -30,6 +30,8 @@ if [ "${BW_BENCH_REAL:-1}" != 0 ]; then
         "$B/tests/bench_kernel_open" "$(bw_guest_mem "bench$ram")" q35 5 "real guest $ram"
         bw_guest_stop "bench$ram"
     done
+    # The daemon's sampling rate and CPU use at 10 Hz and 1 kHz with the demo watch set.
+    B="$B" tests/bench/daemon_rate.sh
     # The kernel and BTF of the real guest make the synthetic bench realistic.
     btf=$out/bench-vmlinux.btf
     if [ ! -s "$btf" ]; then
