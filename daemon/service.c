@@ -209,6 +209,15 @@ static int try_attach(struct service *s)
 	struct bw_error err = { 0 };
 	int r;
 
+	/*
+	 * While the kernel is not found, the RAM we hold may have been
+	 * replaced (QEMU restarted: the old file unlinked, a new one at the
+	 * same path) or removed: scanning the old one would never succeed.
+	 */
+	if (s->ram && (bw_ram_check(s->ram, NULL) < 0 || !memory_present(s->cfg))) {
+		bw_ram_close(s->ram);
+		s->ram = NULL;
+	}
 	if (!s->ram) {
 		if (!memory_present(s->cfg)) {
 			set_state(s, STATE_WAITING_FOR_MEMORY, "the guest's RAM is not there yet");
@@ -468,7 +477,9 @@ static int reload(struct service *s, struct bw_error *err)
 	} else {
 		bw_watch_set_free(s->watches);
 		s->watches = set;
+		/* Both halves of the window start: the next engine starts a new window. */
 		s->window_mono_ns = 0;
+		s->window_wall_ns = 0;
 		json_decref(s->last_metrics);
 		s->last_metrics = NULL;
 		log_at(SD_INFO, "reloaded %zu watches", bw_watch_set_count(set));

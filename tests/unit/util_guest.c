@@ -38,12 +38,24 @@
  * symbols are sorted by address; filler symbols are generated from their
  * number, so the truth needs no table of 200,000 names.
  *
+ * With opts.slab_size the live kernel's heap goes on with a "slab": kmalloc
+ * objects reached through the direct map, and pages that
+ * test_guest_vmalloc() maps one by one after the vmalloc pages above
+ * (each area physically contiguous, its page tables from the slab too).
+ * BPF maps, object BTFs and the scheduler's scx_sched are laid out there
+ * exactly as util_kernel.c lays them out in its own test kernel, with the
+ * field offsets of the same kernel BTF; map_idr (in .data) and scx_root
+ * (in .bss) of the image point at them.
+ *
  * vmalloc_base defaults to ~11 TiB above page_offset_base: with memory
  * KASLR the direct-map region is sized to RAM + CONFIG_RANDOMIZE_MEMORY_
  * PHYSICAL_PADDING (10 TiB), not to the 64 TiB maximum, unless
  * CONFIG_PCI_P2PDMA keeps it full (arch/x86/mm/kaslr.c).
  */
 #include "util_guest.h"
+
+#include "util_btf.h"
+#include "util_mem.h"
 
 #include <bpf/btf.h>
 #include <check.h>
@@ -403,8 +415,14 @@ struct pool {
 	unsigned int used, pages;
 };
 
+static int slab_take(struct test_guest *g, uint64_t size, uint64_t align, uint64_t *gpa,
+		     struct bw_error *err);
+
+/* A NULL pool: page tables added after creation come from the slab. */
 static int pool_alloc(struct test_guest *g, struct pool *pool, uint64_t *gpa, struct bw_error *err)
 {
+	if (!pool)
+		return slab_take(g, PAGE, PAGE, gpa, err);
 	if (pool->used == pool->pages)
 		return bw_error_set(err, -ENOSPC, "synthetic guest: page-table pool exhausted");
 	*gpa = pool->gpa + PAGE * pool->used++;
@@ -1067,6 +1085,20 @@ static int writer_btf(struct test_guest *g, struct bw_error *err)
 	return 0;
 }
 
+static int copy_btf(struct test_guest *g, const void *data, size_t size, struct bw_error *err)
+{
+	const uint8_t *b = data;
+
+	if (size < 24 || b[0] != 0x9f || b[1] != 0xeb)
+		return bw_error_set(err, -EINVAL, "synthetic guest: the BTF given is not raw BTF");
+	g->btf = malloc(size);
+	if (!g->btf)
+		return bw_error_set(err, -ENOMEM, "synthetic guest: out of memory");
+	memcpy(g->btf, data, size);
+	g->btf_size = size;
+	return 0;
+}
+
 static int file_btf(struct test_guest *g, const char *path, struct bw_error *err)
 {
 	struct stat st;
@@ -1186,6 +1218,8 @@ static int plan_addresses(struct test_guest *g, const struct test_guest_opts *o,
 	if (!k->per_cpu_offset)
 		return bw_error_set(err, -ENOMEM, "synthetic guest: out of memory");
 	p->heap_size = round_up(H_PERCPU + PAGE * (uint64_t)o->nr_cpus, PMD_SIZE);
+	if (live)
+		p->heap_size += round_up(o->slab_size, PMD_SIZE);
 	return 0;
 }
 
@@ -1301,7 +1335,10 @@ int test_guest_create(const struct test_guest_opts *o, struct test_guest **out,
 		if (r < 0)
 			goto fail;
 	}
-	r = o->btf_path ? file_btf(g, o->btf_path, err) : writer_btf(g, err);
+	if (o->btf_data)
+		r = copy_btf(g, o->btf_data, o->btf_data_size, err);
+	else
+		r = o->btf_path ? file_btf(g, o->btf_path, err) : writer_btf(g, err);
 	if (r < 0)
 		goto fail;
 	tokens_init(tokens);
@@ -1347,6 +1384,13 @@ int test_guest_create(const struct test_guest_opts *o, struct test_guest **out,
 			goto fail;
 	}
 	g->has_stale = nk == 2;
+	g->keep_file = o->keep_file;
+	g->slab_gpa = g->live.heap_gpa + round_up(H_PERCPU + PAGE * (uint64_t)o->nr_cpus, PMD_SIZE);
+	g->slab_size = round_up(o->slab_size, PMD_SIZE);
+	g->slab_next = g->slab_gpa;
+	/* After the vmalloc pages of creation and a guard page. */
+	g->vmalloc_next = g->live.vmalloc_va + (TEST_GUEST_VMALLOC_PAGES + 1) * PAGE;
+	g->percpu_next = TEST_GUEST_PERCPU_DYNAMIC;
 	free(tokens);
 	*out = g;
 	return 0;
@@ -1355,6 +1399,8 @@ fail:
 	test_guest_destroy(g);
 	return r;
 }
+
+static void test_guest_bpf_free(struct test_guest *g);
 
 static void free_kernel(struct test_guest_kernel *k)
 {
@@ -1371,8 +1417,9 @@ void test_guest_destroy(struct test_guest *g)
 		munmap(g->map, g->ram_size);
 	if (g->fd >= 0)
 		close(g->fd);
-	if (g->path[0])
+	if (g->path[0] && !g->keep_file)
 		unlink(g->path);
+	test_guest_bpf_free(g);
 	free_kernel(&g->live);
 	free_kernel(&g->stale);
 	free(g->btf);
@@ -1430,6 +1477,14 @@ int test_guest_va_to_gpa(const struct test_guest_kernel *k, uint64_t va, uint64_
 
 		*gpa = k->vmalloc_gpa[off / PAGE] + off % PAGE;
 		return 0;
+	}
+	for (unsigned int i = 0; i < k->nvmalloc_areas; i++) {
+		uint64_t start = k->vmalloc_areas[i].va;
+
+		if (va >= start && va - start < k->vmalloc_areas[i].size) {
+			*gpa = k->vmalloc_areas[i].gpa + (va - start);
+			return 0;
+		}
 	}
 	return -EFAULT;
 }
@@ -1607,4 +1662,376 @@ int test_guest_write_btf(const struct test_guest *g, const char *path, struct bw
 	if (fclose(f) != 0 || wrote != g->btf_size)
 		return bw_error_set(err, -EIO, "synthetic guest: writing %s failed", path);
 	return 0;
+}
+
+/* ---------------------------------------------------------------- kernel memory */
+
+static int slab_take(struct test_guest *g, uint64_t size, uint64_t align, uint64_t *gpa,
+		     struct bw_error *err)
+{
+	uint64_t at_gpa = round_up(g->slab_next, align);
+
+	if (size > g->slab_size || at_gpa - g->slab_gpa > g->slab_size - size)
+		return bw_error_set(err, -ENOSPC, "synthetic guest: the slab (%" PRIu64 " MiB) has "
+				    "no %" PRIu64 " more bytes", g->slab_size >> 20, size);
+	g->slab_next = at_gpa + size;
+	memset(at(g, at_gpa, size), 0, size);
+	*gpa = at_gpa;
+	return 0;
+}
+
+int test_guest_kmalloc(struct test_guest *g, uint64_t size, uint64_t *va, struct bw_error *err)
+{
+	uint64_t gpa = 0;
+	int r = slab_take(g, size ? size : 1, 64, &gpa, err);
+
+	if (r < 0)
+		return r;
+	*va = g->live.page_offset_base + gpa;
+	return 0;
+}
+
+int test_guest_vmalloc(struct test_guest *g, uint64_t size, uint64_t *va, struct bw_error *err)
+{
+	struct test_guest_kernel *k = &g->live;
+	uint64_t len = round_up(size ? size : 1, PAGE), gpa = 0, area = g->vmalloc_next;
+	int r;
+
+	if (k->nvmalloc_areas == TEST_GUEST_MAX_VMALLOC_AREAS)
+		return bw_error_set(err, -ENOSPC, "synthetic guest: more than %d vmalloc areas",
+				    TEST_GUEST_MAX_VMALLOC_AREAS);
+	r = slab_take(g, len, PAGE, &gpa, err);
+	if (r < 0)
+		return r;
+	for (uint64_t off = 0; off < len; off += PAGE) {
+		r = pt_map(g, k, NULL, area + off, gpa + off, PAGE, PAGE_KERNEL, err);
+		if (r < 0)
+			return r;
+	}
+	k->vmalloc_areas[k->nvmalloc_areas].va = area;
+	k->vmalloc_areas[k->nvmalloc_areas].gpa = gpa;
+	k->vmalloc_areas[k->nvmalloc_areas].size = len;
+	k->nvmalloc_areas++;
+	g->vmalloc_next = area + len + PAGE;	/* the guard page vmalloc leaves */
+	*va = area;
+	return 0;
+}
+
+int test_guest_percpu_alloc(struct test_guest *g, uint64_t size, uint64_t *ptr,
+			    struct bw_error *err)
+{
+	struct test_guest_kernel *k = &g->live;
+	uint64_t off = round_up(g->percpu_next, 8);
+
+	if (size > PAGE || off > PAGE - size)
+		return bw_error_set(err, -ENOSPC, "synthetic guest: the one-page per-CPU units have "
+				    "no %" PRIu64 " more bytes", size);
+	g->percpu_next = off + size;
+	for (uint32_t cpu = 0; cpu < k->nr_cpu_ids; cpu++)
+		memset(at(g, k->heap_gpa + H_PERCPU + PAGE * cpu + off, size), 0, size);
+	*ptr = k->percpu_start + off;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- BPF objects */
+
+/* Nodes for map_idr: 64 ids fit one node, so this is room for thousands of maps. */
+#define BPF_IDR_NODES 64
+
+struct test_guest_bpf {
+	struct tk_layout lay;
+	struct test_btf_xa xa;
+	struct test_mem *alias;		/* views of .data and the slab for the xarray writer */
+	struct test_xa idr;
+	uint64_t map_idr, scx_root;
+	uint32_t next_id;
+};
+
+static void test_guest_bpf_free(struct test_guest *g)
+{
+	if (!g->bpf)
+		return;
+	g->bpf->alias->nranges = 0;	/* its ranges are views of the RAM mapping */
+	test_mem_free(g->bpf->alias);
+	free(g->bpf);
+	g->bpf = NULL;
+}
+
+void test_guest_sched_btf(void **data, size_t *size, struct tk_layout *lay,
+			  struct test_btf_xa *xa)
+{
+	struct test_kernel *tk = tk_new(&(struct tk_opts){ .nr_cpus = 1, .scx = TK_SCX_ROOT });
+	uint32_t len = 0;
+	const void *raw = btf__raw_data(bw_kernel_btf(tk->k), &len);
+
+	ck_assert_ptr_nonnull(raw);
+	*data = malloc(len);
+	ck_assert_ptr_nonnull(*data);
+	memcpy(*data, raw, len);
+	*size = len;
+	*lay = tk->lay;
+	*xa = tk->idr.lay;
+	tk_free(tk);
+}
+
+static uint64_t kmalloc_or_abort(struct test_guest *g, uint64_t size)
+{
+	struct bw_error err = { 0 };
+	uint64_t va = 0;
+
+	ck_assert_msg(test_guest_kmalloc(g, size, &va, &err) == 0, "%s", err.msg);
+	return va;
+}
+
+static uint64_t vmalloc_or_abort(struct test_guest *g, uint64_t size)
+{
+	struct bw_error err = { 0 };
+	uint64_t va = 0;
+
+	ck_assert_msg(test_guest_vmalloc(g, size, &va, &err) == 0, "%s", err.msg);
+	return va;
+}
+
+static void put_va(struct test_guest *g, uint64_t va, uint64_t value, unsigned int width)
+{
+	test_guest_write_va(g, &g->live, va, &value, width);
+}
+
+void test_guest_bpf_init(struct test_guest *g, const struct tk_layout *lay,
+			 const struct test_btf_xa *xa)
+{
+	struct test_guest_bpf *b;
+	uint64_t vars_va, vars_gpa;
+
+	ck_assert_msg(g->bpf == NULL, "test_guest_bpf_init: called twice");
+	ck_assert_msg(g->slab_size > 0, "test_guest_bpf_init: the guest has no slab");
+	b = calloc(1, sizeof(*b));
+	ck_assert_ptr_nonnull(b);
+	g->bpf = b;
+	b->lay = *lay;
+	b->xa = *xa;
+	b->map_idr = test_guest_sym(&g->live, "map_idr");
+	b->scx_root = test_guest_sym(&g->live, "scx_root");
+	ck_assert_uint_le(xa->idr_size, V_PROG_IDR - V_MAP_IDR);
+	vars_va = b->map_idr - V_MAP_IDR;
+	ck_assert_int_eq(test_guest_va_to_gpa(&g->live, vars_va, &vars_gpa), 0);
+	b->alias = test_mem_new();
+	b->alias->ranges[0].addr = vars_va;
+	b->alias->ranges[0].size = PAGE;
+	b->alias->ranges[0].bytes = test_guest_gpa(g, vars_gpa, PAGE);
+	b->alias->ranges[1].addr = g->live.page_offset_base + g->slab_gpa;
+	b->alias->ranges[1].size = g->slab_size;
+	b->alias->ranges[1].bytes = test_guest_gpa(g, g->slab_gpa, g->slab_size);
+	b->alias->nranges = 2;
+	test_idr_init(&b->idr, b->alias, xa, b->map_idr, 0, 0,
+		      kmalloc_or_abort(g, BPF_IDR_NODES * xa->node_size), BPF_IDR_NODES);
+	b->next_id = 1;
+	put_va(g, b->scx_root, 0, 8);
+}
+
+static struct test_guest_bpf *bpf_of(struct test_guest *g)
+{
+	ck_assert_msg(g->bpf != NULL, "call test_guest_bpf_init() first");
+	return g->bpf;
+}
+
+uint64_t test_guest_load_btf(struct test_guest *g, const struct btf *obj)
+{
+	const struct tk_layout *l = &bpf_of(g)->lay;
+	uint32_t size = 0;
+	const void *raw = btf__raw_data(obj, &size);
+	uint64_t data, sb;
+
+	ck_assert_ptr_nonnull(raw);
+	/* kvmalloc'd in the kernel: a blob of more than a few pages is in vmalloc space. */
+	data = vmalloc_or_abort(g, size);
+	test_guest_write_va(g, &g->live, data, raw, size);
+	sb = kmalloc_or_abort(g, l->btf_size);
+	put_va(g, sb + l->btf_data, data, 8);
+	put_va(g, sb + l->btf_data_size, size, 4);
+	put_va(g, sb + l->btf_base_btf, 0, 8);
+	return sb;
+}
+
+static void write_map_header(struct test_guest *g, uint64_t addr, const struct tk_map_spec *s,
+			     uint32_t id)
+{
+	const struct tk_layout *l = &g->bpf->lay;
+	char name[16] = { 0 };
+
+	snprintf(name, sizeof(name), "%.15s", s->name ? s->name : "");
+	put_va(g, addr + l->map_type, s->type, 4);
+	put_va(g, addr + l->map_key_size, s->key_size, 4);
+	put_va(g, addr + l->map_value_size, s->value_size, 4);
+	put_va(g, addr + l->map_max_entries, s->max_entries, 4);
+	put_va(g, addr + l->map_flags, s->flags, 4);
+	put_va(g, addr + l->map_btf, s->btf, 8);
+	put_va(g, addr + l->map_btf_value_type_id, s->btf_value_type_id, 4);
+	put_va(g, addr + l->map_btf_vmlinux_value_type_id, s->btf_vmlinux_value_type_id, 4);
+	test_guest_write_va(g, &g->live, addr + l->map_name, name, sizeof(name));
+	put_va(g, addr + l->map_id, id, 4);
+}
+
+/* bpf_map_alloc_id(): idr_alloc_cyclic from idr_next, then idr_next = id + 1. */
+static uint32_t alloc_map_id(struct test_guest *g, uint64_t addr)
+{
+	struct test_guest_bpf *b = g->bpf;
+	uint32_t id = b->next_id++;
+
+	test_idr_store(&b->idr, id, addr);
+	test_mem_put_u32(b->alias, b->map_idr + b->xa.idr_next, id + 1);
+	return id;
+}
+
+struct tk_map test_guest_add_map(struct test_guest *g, const struct tk_map_spec *s)
+{
+	const struct tk_layout *l = &bpf_of(g)->lay;
+	struct tk_map m = { 0 };
+
+	m.type = s->type;
+	m.max_entries = s->max_entries;
+	m.elem_size = (uint32_t)round_up(s->value_size, 8);
+	if (s->type == TK_MAP_ARRAY) {
+		uint64_t bytes = (uint64_t)s->max_entries * m.elem_size;
+
+		if (s->vmalloc) {
+			/* array_map_alloc(): the struct ends where the page-aligned values begin. */
+			uint64_t head = round_up(l->array_value, PAGE);
+			uint64_t base = vmalloc_or_abort(g, head + round_up(bytes, PAGE));
+
+			m.addr = base + head - l->array_value;
+		} else {
+			m.addr = kmalloc_or_abort(g, l->array_value + bytes);
+		}
+		m.values = m.addr + l->array_value;
+		put_va(g, m.addr + l->array_elem_size, m.elem_size, 4);
+	} else if (s->type == TK_MAP_PERCPU_ARRAY) {
+		m.addr = kmalloc_or_abort(g, l->array_value + 8ULL * s->max_entries);
+		m.values = m.addr + l->array_value;
+		put_va(g, m.addr + l->array_elem_size, m.elem_size, 4);
+		for (uint32_t i = 0; i < s->max_entries; i++) {
+			struct bw_error err = { 0 };
+			uint64_t pptr = 0;
+
+			ck_assert_msg(test_guest_percpu_alloc(g, m.elem_size, &pptr, &err) == 0, "%s",
+				      err.msg);
+			put_va(g, m.values + 8ULL * i, pptr, 8);
+		}
+	} else {
+		m.addr = kmalloc_or_abort(g, l->map_size);
+	}
+	m.id = g->bpf->next_id;
+	write_map_header(g, m.addr, s, m.id);
+	ck_assert_uint_eq(alloc_map_id(g, m.addr), m.id);
+	return m;
+}
+
+struct tk_map test_guest_add_struct_ops(struct test_guest *g, const char *name, uint64_t btf,
+					const char *ops_name, uint64_t fn_base)
+{
+	const struct tk_layout *l = &bpf_of(g)->lay;
+	struct tk_map_spec s = {
+		.name = name, .type = TK_MAP_STRUCT_OPS, .key_size = 4,
+		.value_size = (uint32_t)(l->value_data + l->ops_size), .max_entries = 1,
+		.btf = btf, .btf_vmlinux_value_type_id = l->scx_ops_value_type_id,
+	};
+	struct tk_map m = { 0 };
+	char oname[128] = { 0 };
+	uint64_t ops;
+
+	m.type = TK_MAP_STRUCT_OPS;
+	m.max_entries = 1;
+	m.addr = kmalloc_or_abort(g, l->sops_kvalue + l->value_data + l->ops_size);
+	ops = m.addr + l->sops_kvalue + l->value_data;
+	for (int i = 0; i < TK_OPS_NFN; i++)
+		/* dequeue and stopping not implemented: NULL, as in a real scheduler */
+		put_va(g, ops + l->ops_fn[i], (i == 2 || i == 6) ? 0 : fn_base + 0x100ULL * i, 8);
+	snprintf(oname, sizeof(oname), "%s", ops_name);
+	test_guest_write_va(g, &g->live, ops + l->ops_name, oname, sizeof(oname));
+	put_va(g, ops + l->ops_priv, 0x5eed, 8);
+	m.id = g->bpf->next_id;
+	write_map_header(g, m.addr, &s, m.id);
+	ck_assert_uint_eq(alloc_map_id(g, m.addr), m.id);
+	return m;
+}
+
+void test_guest_attach(struct test_guest *g, const struct tk_map *sops)
+{
+	const struct tk_layout *l = &bpf_of(g)->lay;
+	uint8_t ops[1024];
+	uint64_t src = sops->addr + l->sops_kvalue + l->value_data, gpa, sched;
+
+	ck_assert_uint_le(l->ops_size, sizeof(ops));
+	ck_assert_uint_gt(l->sched_size, 0);
+	/* The kmalloc'd struct_ops map is contiguous in the direct map. */
+	ck_assert_int_eq(test_guest_va_to_gpa(&g->live, src, &gpa), 0);
+	memcpy(ops, test_guest_gpa(g, gpa, l->ops_size), l->ops_size);
+	/* The kernel may keep its own data in the copy; only callbacks must match. */
+	memset(ops + l->ops_priv, 0x77, 8);
+	sched = kmalloc_or_abort(g, l->sched_size);
+	test_guest_write_va(g, &g->live, sched + l->sched_ops, ops, l->ops_size);
+	put_va(g, g->bpf->scx_root, sched, 8);
+}
+
+void test_guest_detach(struct test_guest *g)
+{
+	put_va(g, bpf_of(g)->scx_root, 0, 8);
+}
+
+void test_guest_load_demo(struct test_guest *g, const char *obj_name, const char *ops_name,
+			  uint64_t fn_base, struct tk_object *out)
+{
+	struct tk_demo_btf d;
+	char name[64];
+
+	memset(out, 0, sizeof(*out));
+	tk_demo_btf_new(&d);
+	out->btf = test_guest_load_btf(g, d.btf);
+	/* libbpf creates the .maps maps first, then the global-data ones. */
+	out->cpu_stats = test_guest_add_map(g, &(struct tk_map_spec){
+		.name = "cpu_stats", .type = TK_MAP_PERCPU_ARRAY, .key_size = 4, .value_size = 24,
+		.max_entries = 1, .btf = out->btf, .btf_value_type_id = (uint32_t)d.cpu_stat });
+	out->slots = test_guest_add_map(g, &(struct tk_map_spec){
+		.name = "slots", .type = TK_MAP_ARRAY, .key_size = 4, .value_size = 24,
+		.max_entries = TK_NR_SLOTS, .btf = out->btf,
+		.btf_value_type_id = (uint32_t)d.slot });
+	out->ctx_acc = test_guest_add_map(g, &(struct tk_map_spec){
+		.name = "cpu_ctx_stor_acc", .type = TK_MAP_ARRAY, .key_size = 4, .value_size = 16,
+		.max_entries = TK_MAX_CTX, .btf = out->btf,
+		.btf_value_type_id = (uint32_t)d.ctx_acc });
+	snprintf(name, sizeof(name), "%.8s.bss", obj_name);
+	out->bss = test_guest_add_map(g, &(struct tk_map_spec){
+		.name = name, .type = TK_MAP_ARRAY, .key_size = 4, .value_size = TK_BSS_SIZE,
+		.max_entries = 1, .flags = TK_F_MMAPABLE, .btf = out->btf,
+		.btf_value_type_id = (uint32_t)d.bss, .vmalloc = true });
+	snprintf(name, sizeof(name), "%.8s.data", obj_name);
+	out->data = test_guest_add_map(g, &(struct tk_map_spec){
+		.name = name, .type = TK_MAP_ARRAY, .key_size = 4, .value_size = TK_DATA_SIZE,
+		.max_entries = 1, .flags = TK_F_MMAPABLE, .btf = out->btf,
+		.btf_value_type_id = (uint32_t)d.data, .vmalloc = true });
+	if (ops_name) {
+		snprintf(name, sizeof(name), "%s_ops", ops_name);
+		out->ops = test_guest_add_struct_ops(g, name, out->btf, ops_name, fn_base);
+	}
+	btf__free(d.btf);
+}
+
+uint64_t test_guest_elem(const struct tk_map *m, uint32_t index)
+{
+	ck_assert_uint_eq(m->type, TK_MAP_ARRAY);
+	ck_assert_uint_lt(index, m->max_entries);
+	return m->values + (uint64_t)index * m->elem_size;
+}
+
+uint64_t test_guest_percpu_elem(struct test_guest *g, const struct tk_map *m, uint32_t index,
+				uint32_t cpu)
+{
+	uint64_t pptr_va = m->values + 8ULL * index, gpa, pptr;
+
+	ck_assert_uint_eq(m->type, TK_MAP_PERCPU_ARRAY);
+	ck_assert_uint_lt(index, m->max_entries);
+	ck_assert_uint_lt(cpu, g->live.nr_cpu_ids);
+	ck_assert_int_eq(test_guest_va_to_gpa(&g->live, pptr_va, &gpa), 0);
+	memcpy(&pptr, test_guest_gpa(g, gpa, 8), 8);
+	return pptr + g->live.per_cpu_offset[cpu];
 }

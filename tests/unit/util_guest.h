@@ -31,6 +31,10 @@
  * test_guest_sym(), test_guest_gpa() and test_guest_write_va() abort the
  * running test with ck_assert when asked for something that is not there
  * (check's asserts work only inside a running test).
+ *
+ * A guest can also carry BPF maps and an attached sched_ext scheduler, so
+ * that the watch engine and bpfwatchd run on a kernel they discovered
+ * themselves (see "BPF objects in the guest" below).
  */
 #ifndef BPFWATCH_TEST_UTIL_GUEST_H
 #define BPFWATCH_TEST_UTIL_GUEST_H
@@ -44,6 +48,7 @@
 #include "guest_ram.h"
 #include "kallsyms.h"
 #include "ram_layout.h"
+#include "util_kernel.h"
 
 #define TEST_GUEST_START_KERNEL_MAP 0xffffffff80000000ULL
 /* __START_KERNEL with CONFIG_PHYSICAL_START = 16 MiB: _text without KASLR. */
@@ -54,6 +59,14 @@
 #define TEST_GUEST_NR_CPUS 8192u
 #define TEST_GUEST_MAX_OVERRIDES 4
 #define TEST_GUEST_VMALLOC_PAGES 4
+/* vmalloc areas handed out by test_guest_vmalloc(): a few maps and BTF blobs. */
+#define TEST_GUEST_MAX_VMALLOC_AREAS 32
+/*
+ * Each CPU's per-CPU unit is one page: the static variables (cpu_number,
+ * this_cpu_off) sit below this offset, test_guest_percpu_alloc() hands
+ * out the rest.
+ */
+#define TEST_GUEST_PERCPU_DYNAMIC 0x100
 
 enum test_guest_layout {
 	TEST_GUEST_FLAT,	/* GPA = file offset */
@@ -86,6 +99,14 @@ struct test_guest_opts {
 	bool fill_text;			/* write the image's text with pseudo-random "code" */
 	uint64_t seed;
 	const char *btf_path;		/* raw vmlinux BTF to embed; NULL: a small writer-built one */
+	const void *btf_data;		/* raw BTF bytes to embed (copied); wins over btf_path */
+	size_t btf_data_size;
+	/*
+	 * Bytes of "slab" added to the live kernel's heap (rounded up to
+	 * 2 MiB) for test_guest_kmalloc() and test_guest_vmalloc(); 0: none.
+	 */
+	uint64_t slab_size;
+	bool keep_file;			/* test_guest_destroy() leaves the file at @path */
 	struct test_guest_kaslr live;
 	/*
 	 * A second, complete kernel from before a guest reboot: its own KASLR,
@@ -143,6 +164,11 @@ struct test_guest_kernel {
 	uint64_t vmalloc_va;		/* TEST_GUEST_VMALLOC_PAGES pages, 4 KiB-mapped */
 	uint64_t vmalloc_gpa[TEST_GUEST_VMALLOC_PAGES];
 	uint64_t heap_gpa, heap_size;
+	/* Areas of test_guest_vmalloc(): each physically contiguous in the slab. */
+	struct {
+		uint64_t va, gpa, size;
+	} vmalloc_areas[TEST_GUEST_MAX_VMALLOC_AREAS];
+	unsigned int nvmalloc_areas;
 	/* Private to util_guest.c. */
 	uint64_t filler_text_start, filler_text_stride, filler_data_start;
 	uint32_t filler_text_count;
@@ -160,6 +186,12 @@ struct test_guest {
 	bool has_stale;
 	uint8_t *btf;			/* the live kernel's BTF blob */
 	size_t btf_size;
+	bool keep_file;
+	/* The live kernel's slab (opts.slab_size) and allocators over it. */
+	uint64_t slab_gpa, slab_size, slab_next;
+	uint64_t vmalloc_next;		/* next free vmalloc VA */
+	uint64_t percpu_next;		/* next free offset in every CPU's unit */
+	struct test_guest_bpf *bpf;	/* test_guest_bpf_init() */
 	/* The jiffies ticker. */
 	pthread_t ticker;
 	bool ticking;
@@ -208,5 +240,60 @@ int test_guest_scramble(struct test_guest *g, uint64_t seed, struct bw_error *er
 int test_guest_write_system_map(const struct test_guest_kernel *k, const char *path,
 				struct bw_error *err);
 int test_guest_write_btf(const struct test_guest *g, const char *path, struct bw_error *err);
+
+/*
+ * Kernel memory of the live kernel, from opts.slab_size: 0 or -ENOSPC.
+ *  - kmalloc: zeroed bytes in the direct map (64-byte aligned);
+ *  - vmalloc: zeroed pages mapped 4 KiB by 4 KiB in the vmalloc area (page
+ *    tables from the slab too), a guard page after each area;
+ *  - percpu: a __percpu pointer P (P + __per_cpu_offset[cpu] is CPU
+ *    cpu's copy), zeroed, 8-byte aligned, from each CPU's one-page unit.
+ */
+int test_guest_kmalloc(struct test_guest *g, uint64_t size, uint64_t *va, struct bw_error *err);
+int test_guest_vmalloc(struct test_guest *g, uint64_t size, uint64_t *va, struct bw_error *err);
+int test_guest_percpu_alloc(struct test_guest *g, uint64_t size, uint64_t *ptr,
+			    struct bw_error *err);
+
+/*
+ * BPF objects in the guest.
+ *
+ * The kernel BTF that bpfwatch's inventory needs (struct bpf_map,
+ * bpf_array, btf, xarray/xa_node/idr, bpf_struct_ops_map, sched_ext_ops,
+ * bpf_struct_ops_sched_ext_ops, scx_sched, enum bpf_map_type) is the one
+ * util_kernel.h writes: test_guest_sched_btf() takes it, with the offsets
+ * it gave each field, from a util_kernel test kernel (6.16+ sched_ext:
+ * scx_root).  Give the bytes to test_guest_create() as opts.btf_data with
+ * a slab, then test_guest_bpf_init() and lay out maps, object BTFs and a
+ * scheduler with the functions below, the way util_kernel.h's tk_* do for
+ * a util_kernel test kernel (same specs, same results, same layouts):
+ * map_idr of the live kernel gets the ids, scx_root the attached ops.
+ *
+ * These use util_btf's xarray writer and util_kernel's BTF writer, which
+ * report through check: call them inside a running check test (a
+ * CK_NOFORK runner is fine).  They abort the test on misuse or when the
+ * slab is exhausted.
+ */
+struct test_guest_bpf;
+
+/* The kernel BTF (malloc'd raw bytes, the caller frees *data) and its layout. */
+void test_guest_sched_btf(void **data, size_t *size, struct tk_layout *lay,
+			  struct test_btf_xa *xa);
+void test_guest_bpf_init(struct test_guest *g, const struct tk_layout *lay,
+			 const struct test_btf_xa *xa);
+/* Copy @obj's raw BTF into the guest (vmalloc) behind a new struct btf; returns that. */
+uint64_t test_guest_load_btf(struct test_guest *g, const struct btf *obj);
+struct tk_map test_guest_add_map(struct test_guest *g, const struct tk_map_spec *spec);
+struct tk_map test_guest_add_struct_ops(struct test_guest *g, const char *name, uint64_t btf,
+					const char *ops_name, uint64_t fn_base);
+/* scx_root = a new scx_sched holding a copy of @sops's ops; detach: scx_root = NULL. */
+void test_guest_attach(struct test_guest *g, const struct tk_map *sops);
+void test_guest_detach(struct test_guest *g);
+/* tk_load_demo() for this guest: util_kernel.h's demo object, same maps, same BTF. */
+void test_guest_load_demo(struct test_guest *g, const char *obj_name, const char *ops_name,
+			  uint64_t fn_base, struct tk_object *out);
+/* Kernel VAs of array element @index, and of CPU @cpu's copy of a per-CPU one. */
+uint64_t test_guest_elem(const struct tk_map *m, uint32_t index);
+uint64_t test_guest_percpu_elem(struct test_guest *g, const struct tk_map *m, uint32_t index,
+				uint32_t cpu);
 
 #endif
