@@ -24,7 +24,7 @@ run=$(mktemp -d "${TMPDIR:-/tmp}/bpfwatch-demo.XXXXXX")
 sock=$run/demo.sock
 daemon_pid=
 
-# shellcheck source=guest/lib.sh
+# shellcheck source-path=SCRIPTDIR source=guest/lib.sh
 source "$root/tests/guest/lib.sh"
 cleanup() {
     if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
@@ -38,8 +38,8 @@ trap cleanup EXIT
 ctl() { "$BPFWATCHCTL" -s "$sock" "$@"; }
 
 echo "== building the demo scheduler and the guest"
-bash tests/scheduler/build.sh "$sched" >/dev/null
-eval "$(tests/guest/build-guest.sh "$sched/bw_loader=/bin/bw_loader" "$sched/scenario=/scenario")"
+initrd=$root/tests/guest/out/initramfs.cpio.gz
+bw_build_demo_guest demo "$sched" "$run/build.log" "$initrd" || exit 1
 
 echo "== starting bpfwatchd before the guest exists"
 # The daemon watches a path of our choosing; the guest's RAM file appears
@@ -52,7 +52,7 @@ ctl status | head -n 3
 
 echo
 echo "== booting the guest ($ram RAM, 2 vCPUs, QEMU TCG, RAM in a shared file)"
-bw_guest_start demo "$ram" "$KERNEL" "$INITRAMFS"
+bw_guest_start demo "$ram" "$BW_KERNEL" "$initrd"
 ln -s "$(bw_guest_mem demo)" "$run/guest.ram"
 bw_guest_wait_ready demo 120
 echo "waiting for the demo scheduler to attach and bpfwatchd to find it..."

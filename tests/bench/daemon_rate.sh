@@ -55,32 +55,22 @@ if [ ! -x "$BPFWATCHD" ]; then
     echo "daemon_rate: $BPFWATCHD is not built (run make, or set O or BPFWATCHD)" >&2
     exit 1
 fi
-py=$(python3 -c 'import sys; print(sys.executable)')
+py=$(bw_python)
 mkdir -p "$out"
 
-if ! bash tests/scheduler/build.sh "$sched" >"$out/daemon-rate-build.log" 2>&1; then
-    tail -n 20 "$out/daemon-rate-build.log" >&2
-    echo "daemon_rate: building the guest scheduler failed" >&2
-    exit 1
-fi
-kernel=$(tests/guest/fetch-kernel.sh | tail -n1)
 initrd=$out/initramfs-daemon-rate.cpio.gz
-tests/guest/build-initramfs.sh "$initrd" "$sched/bw_loader=/bin/bw_loader" \
-    "$sched/scenario=/scenario" >/dev/null
+bw_build_demo_guest daemon_rate "$sched" "$out/daemon-rate-build.log" "$initrd" || exit 1
+kernel=$BW_KERNEL
 
 bw_guest_start rate 1G "$kernel" "$initrd"
 mem=$(bw_guest_mem rate)
 log=$(bw_guest_log rate)
 bw_guest_wait_ready rate 120 || { echo "daemon_rate: the guest did not boot" >&2; exit 1; }
-start=$SECONDS
-until grep -q 'BWGUEST-EVENT attached' "$log"; do
-    if [ $((SECONDS - start)) -ge "$attach_timeout" ]; then
-        echo "daemon_rate: the demo scheduler did not attach" >&2
-        tr -d '\r' <"$log" | tail -n 20 >&2
-        exit 1
-    fi
-    sleep 0.5
-done
+if ! bw_guest_wait_log rate 'BWGUEST-EVENT attached' "$attach_timeout"; then
+    echo "daemon_rate: the demo scheduler did not attach" >&2
+    tr -d '\r' <"$log" | tail -n 20 >&2
+    exit 1
+fi
 
 # measure HZ INTERVAL_MS: one bpfwatchd run, its figures on one line.
 measure() {

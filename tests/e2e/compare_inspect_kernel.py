@@ -22,6 +22,9 @@ import json
 import re
 import sys
 
+import e2e_common
+from e2e_common import MISSING, is_int
+
 U64 = 1 << 64
 START_KERNEL_TEXT = 0xFFFFFFFF81000000  # _text without KASLR (PHYSICAL_START 16 MiB)
 KALLSYMS_MIN = 100000  # distro kernels with KALLSYMS_ALL have 150k-200k symbols
@@ -35,32 +38,10 @@ KEYS = ("release", "source", "kaslr_offset", "phys_base", "page_offset_base",
 # precede the text in the note.
 NOTE_TEXT_OFFSET = 24
 
-MISSING = object()
 
-
-class Report:
+class Report(e2e_common.Report):
     def __init__(self):
-        self.failed = 0
-        self.passed = 0
-
-    def check(self, name, ok, guest, got, why=""):
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-        line = "%-4s %-34s guest=%-22s bpfwatchd=%s" % (
-            "ok" if ok else "FAIL", name, show(guest), show(got))
-        if why and not ok:
-            line += "  (" + why + ")"
-        print(line)
-
-
-def show(v):
-    if v is MISSING:
-        return "<absent>"
-    if isinstance(v, str):
-        return v
-    return json.dumps(v)
+        super().__init__(name_width=34, value_width=22)
 
 
 def parse_truth(path):
@@ -94,10 +75,6 @@ def addr(v):
     if isinstance(v, str) and re.fullmatch(r"0x[0-9a-fA-F]{1,16}", v):
         return int(v, 16)
     return None
-
-
-def is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def compare_kernel(truth_path, json_path):

@@ -48,6 +48,8 @@ import re
 import sys
 import time
 
+from e2e_common import MISSING, Report, is_int, show
+
 OPS_NAME = "bw_demo"
 OBJECT = "bw_demo"
 OPS_MAP = "bw_demo_ops"
@@ -85,44 +87,8 @@ EXPECT = {
     "cpu0_switches": ("counter",),
 }
 
-MISSING = object()
 SANITIZER = re.compile(r"Sanitizer|runtime error:|LeakSanitizer")
 MARKER = re.compile(r"(BWGUEST(?:-[A-Z]+)?) (.*)$")
-
-
-class Report:
-    def __init__(self, prefix=""):
-        self.failed = 0
-        self.passed = 0
-        self.prefix = prefix
-
-    def check(self, name, ok, guest, got, why="", side="guest"):
-        """side names where the expected value comes from: the guest, or
-        ("want") bpfwatchd's own samples, for folded metrics."""
-        if ok:
-            self.passed += 1
-        else:
-            self.failed += 1
-        line = "%-4s %-40s %5s=%-26s bpfwatchd=%s" % (
-            "ok" if ok else "FAIL", self.prefix + name, side, show(guest), show(got))
-        if why and not ok:
-            line += "  (" + why + ")"
-        print(line)
-
-    def info(self, text):
-        print("     " + self.prefix + text)
-
-
-def show(v):
-    if v is MISSING:
-        return "<absent>"
-    if isinstance(v, str):
-        return v
-    return json.dumps(v)
-
-
-def is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def exact(v):

@@ -97,9 +97,7 @@ if [ ! -x "$BPFWATCHD" ]; then
     echo "test_daemon_guest: $BPFWATCHD is not built (run make, or set O or BPFWATCHD)" >&2
     exit 1
 fi
-# One interpreter path for the whole run: a version-manager shim in front of
-# python3 can cost seconds per start on a busy machine.
-py=$(python3 -c 'import sys; print(sys.executable)')
+py=$(bw_python)
 if [ -x "$BPFWATCHCTL" ]; then
     ctl_cmd=("$BPFWATCHCTL")
 else
@@ -164,26 +162,32 @@ wait_state() {
     done
 }
 
-# boot_guest ID: start a guest with the demo scheduler and point the
-# daemon's memory path at its RAM file.
+# boot_guest ID OK_TEXT FAIL_TEXT NOTE: start a guest with the demo
+# scheduler, point the daemon's memory path at its RAM file and wait until
+# the daemon samples it by itself.  Reports "OK_TEXT N s after QEMU
+# started" or "FAIL_TEXT after N s", and notes "NOTE; the daemon went ...".
 boot_guest() {
+    local t0
     bw_guest_start "$1" 1G "$kernel" "$initrd"
     ln -sfn "$(bw_guest_mem "$1")" "$ram_link"
+    t0=$SECONDS
+    if wait_state sampling "$sampling_timeout"; then
+        ok "$2 $((SECONDS - t0)) s after QEMU started ($states_seen)"
+    else
+        fail "$3 after $((SECONDS - t0)) s ($states_seen)"
+        bw_guest_wait_ready "$1" 1 || true
+        sed 's/^/  bpfwatchd: /' "$dlog" | tail -n 20
+    fi
+    note "$4; the daemon went $states_seen"
 }
 
 # ---- the guest -----------------------------------------------------------------
 
 t_start=$SECONDS
 echo "== building the demo scheduler and the guest"
-if ! bash tests/scheduler/build.sh "$sched" >"$out/daemon-guest-build.log" 2>&1; then
-    tail -n 20 "$out/daemon-guest-build.log" >&2
-    echo "test_daemon_guest: building the guest scheduler failed" >&2
-    exit 1
-fi
-kernel=$(tests/guest/fetch-kernel.sh | tail -n1)
 initrd=$out/initramfs-daemon-guest.cpio.gz
-tests/guest/build-initramfs.sh "$initrd" "$sched/bw_loader=/bin/bw_loader" \
-    "$sched/scenario=/scenario" >/dev/null
+bw_build_demo_guest test_daemon_guest "$sched" "$out/daemon-guest-build.log" "$initrd" || exit 1
+kernel=$BW_KERNEL
 
 # ---- 1. the daemon, before any guest ---------------------------------------------
 
@@ -224,17 +228,9 @@ expect_rc 1 "sample without a guest is refused (not_ready)"
 # ---- 2. the first guest -----------------------------------------------------------
 
 echo "== guest 1 boots (1G, 2 vCPUs, demo scheduler)"
-boot_guest daemon1
+boot_guest daemon1 "sampling by itself" "no sampling" \
+    "guest 1 booted and bw_demo attached"
 mem1=$(bw_guest_mem daemon1)
-t0=$SECONDS
-if wait_state sampling "$sampling_timeout"; then
-    ok "sampling by itself $((SECONDS - t0)) s after QEMU started ($states_seen)"
-else
-    fail "no sampling after $((SECONDS - t0)) s ($states_seen)"
-    bw_guest_wait_ready daemon1 1 || true
-    sed 's/^/  bpfwatchd: /' "$dlog" | tail -n 20
-fi
-note "guest 1 booted and bw_demo attached; the daemon went $states_seen"
 kaslr1=$(status_field kernel.kaslr_offset)
 pob1=$(status_field kernel.page_offset_base)
 
@@ -336,17 +332,9 @@ expect_rc 1 "sample with the guest gone is refused (not_ready)"
 # ---- 5. a new guest at the same path ---------------------------------------------------
 
 echo "== guest 2 boots at the same memory path"
-boot_guest daemon2
+boot_guest daemon2 "sampling again by itself" "no sampling of guest 2" \
+    "guest 2 (a new boot, same memory path) booted"
 mem2=$(bw_guest_mem daemon2)
-t0=$SECONDS
-if wait_state sampling "$sampling_timeout"; then
-    ok "sampling again by itself $((SECONDS - t0)) s after QEMU started ($states_seen)"
-else
-    fail "no sampling of guest 2 after $((SECONDS - t0)) s ($states_seen)"
-    bw_guest_wait_ready daemon2 1 || true
-    sed 's/^/  bpfwatchd: /' "$dlog" | tail -n 20
-fi
-note "guest 2 (a new boot, same memory path) booted; the daemon went $states_seen"
 kaslr2=$(status_field kernel.kaslr_offset)
 pob2=$(status_field kernel.page_offset_base)
 # KASLR picks the kernel's text slot and the direct map's base independently

@@ -36,22 +36,9 @@ trap 'bw_guest_stop_all; rm -rf "$scratch"' EXIT
 mkdir -p "$out"
 passed=0
 failed=0
-# tally REPORT: add a comparison report's ok/FAIL lines to the totals.
-tally() {
-    passed=$((passed + $(grep -c '^ok ' "$1" || true)))
-    failed=$((failed + $(grep -c '^FAIL ' "$1" || true)))
-}
-
-# run_compare REPORT ARGS...: the comparison's lines into REPORT.  A
-# comparison that dies (a traceback) must not read as a clean report.
-run_compare() {
-    local report=$1 rc=0
-    shift
-    python3 "$compare" "$@" >"$report" 2>&1 || rc=$?
-    if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$report"; then
-        echo "FAIL compare_inspect_kernel.py $1 exited $rc" >>"$report"
-    fi
-}
+py=$(bw_python)
+# run_compare REPORT ARGS...: the comparison's lines into REPORT.
+run_compare() { bw_run_compare "$py" "$compare" "$@"; }
 
 if [ ! -x "$BPFWATCHD" ]; then
     echo "test_inspect_kernel: $BPFWATCHD is not built (run make, or set O or BPFWATCHD)" >&2
@@ -84,7 +71,7 @@ for ram in $ram_sizes; do
     if ! bw_guest_wait_ready "$ram" 120; then
         tr -d '\r' <"$(bw_guest_log "$ram")" >"$out/serial-$ram.log"
         echo "FAIL guest $ram did not boot" >"$out/report-$ram.txt"
-        tally "$out/report-$ram.txt"
+        bw_tally "$out/report-$ram.txt"
         continue
     fi
     echo "guest ready after $((SECONDS - t0)) s more"
@@ -102,7 +89,7 @@ for ram in $ram_sizes; do
         run_compare "$out/report-$ram.txt" kernel "$out/truth-$ram.txt" "$out/inspect-kernel-$ram.json"
     fi
     cat "$out/report-$ram.txt"
-    tally "$out/report-$ram.txt"
+    bw_tally "$out/report-$ram.txt"
 done
 
 # Memory without a kernel in it.
@@ -114,7 +101,7 @@ for name in zeros random; do
     run_compare "$out/report-$name.txt" negative "$(cat "$out/inspect-kernel-$name.rc")" \
         "$out/inspect-kernel-$name.json" "$out/inspect-kernel-$name.stderr"
     cat "$out/report-$name.txt"
-    tally "$out/report-$name.txt"
+    bw_tally "$out/report-$name.txt"
     rm -f "$scratch/$name"
 done
 

@@ -70,35 +70,23 @@ mkdir -p "$out"
 rm -f "$out"/watch-engine-* "$out"/report-watch-engine-*
 passed=0
 failed=0
-# tally REPORT: add a comparison report's ok/FAIL lines to the totals.
-tally() {
-    passed=$((passed + $(grep -c '^ok ' "$1" || true)))
-    failed=$((failed + $(grep -c '^FAIL ' "$1" || true)))
-}
 # fail NAME WHY: one failed check of this script's own.
 fail() {
     local report=$out/report-watch-engine-$1.txt
     echo "FAIL $2" >"$report"
     cat "$report"
-    tally "$report"
+    bw_tally "$report"
 }
 
 # run_compare REPORT ARGS...: the comparison's lines into REPORT, shown and
-# tallied.  A comparison that dies (a traceback) must not read as clean.
+# tallied.
 run_compare() {
-    local report=$1 rc=0
-    shift
-    "$py" "$compare" "$@" >"$report" 2>&1 || rc=$?
-    if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$report"; then
-        echo "FAIL compare_watch_engine.py $1 exited $rc" >>"$report"
-    fi
-    cat "$report"
-    tally "$report"
+    bw_run_compare "$py" "$compare" "$@"
+    cat "$1"
+    bw_tally "$1"
 }
 
-# The interpreter itself: a version manager's shim in front of python3 can
-# cost a second a call on a loaded machine, and the guest does not wait.
-py=$(python3 -c 'import sys; print(sys.executable)')
+py=$(bw_python)
 
 if [ ! -x "$BPFWATCHD" ]; then
     echo "test_watch_engine: $BPFWATCHD is not built (run make, or set O or BPFWATCHD)" >&2
@@ -107,38 +95,17 @@ fi
 
 t_start=$SECONDS
 echo "== building the demo scheduler and the guest"
-if ! bash tests/scheduler/build.sh "$sched" >"$out/watch-engine-build.log" 2>&1; then
-    tail -n 20 "$out/watch-engine-build.log" >&2
-    echo "test_watch_engine: building the guest scheduler failed" >&2
-    exit 1
-fi
-kernel=$(tests/guest/fetch-kernel.sh | tail -n1)
 initrd=$out/initramfs-watch-engine.cpio.gz
-tests/guest/build-initramfs.sh "$initrd" "$sched/bw_loader=/bin/bw_loader" \
-    "$sched/scenario=/scenario" >/dev/null
+bw_build_demo_guest test_watch_engine "$sched" "$out/watch-engine-build.log" "$initrd" || exit 1
+kernel=$BW_KERNEL
 
 bw_guest_start "$guest" 1G "$kernel" "$initrd" \
     "bwloader=--attach-after,$attach_after,--replace,$replace_after"
 log=$(bw_guest_log "$guest")
 mem=$(bw_guest_mem "$guest")
 
-# wait_log PATTERN TIMEOUT: until the guest prints PATTERN; gives up early
-# when the loader has exited or the kernel panicked.
-wait_log() {
-    local pattern=$1 timeout=$2 start=$SECONDS
-    while ! grep -aq -- "$pattern" "$log"; do
-        if grep -aqE 'BWGUEST-EVENT loader-exit|Kernel panic' "$log"; then
-            echo "the guest stopped early:" >&2
-            tr -d '\r' <"$log" | grep -aE 'BWGUEST-(ERROR|EVENT)|Kernel panic' | tail -n 10 >&2
-            return 1
-        fi
-        if [ $((SECONDS - start)) -ge "$timeout" ]; then
-            echo "no \"$pattern\" from the guest after $timeout s" >&2
-            return 1
-        fi
-        sleep 0.2
-    done
-}
+# wait_log PATTERN TIMEOUT: until the guest prints PATTERN.
+wait_log() { bw_guest_wait_log "$guest" "$@"; }
 
 # run_inspect NAME WHAT [ARG...]: one bpfwatchd run; its stdout, stderr and
 # exit code in $out/watch-engine-NAME.*, and the serial log's size before

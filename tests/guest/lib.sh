@@ -29,6 +29,32 @@
 # QEMU gets SIGKILL too (parent-death signal), and the RAM file and run
 # directory are removed by the next bw_guest_start.
 #
+#
+# For the scripts that run the demo sched_ext scheduler in a guest and
+# compare bpfwatchd with it:
+#
+#   bw_python
+#       Print the path of the python3 interpreter itself: a version
+#       manager's shim in front of python3 can cost a second or more a call
+#       on a loaded machine, and the guest does not wait.
+#   bw_build_demo_guest WHO SCHED BUILD_LOG INITRD
+#       Build the demo scheduler and its loader into SCHED (output in
+#       BUILD_LOG; on failure its tail and "WHO: building the guest
+#       scheduler failed" go to stderr), fetch the kernel into BW_KERNEL and
+#       build INITRD with the loader as /bin/bw_loader and its scenario as
+#       /scenario.  Returns 1 if any step failed.
+#   bw_guest_wait_log ID PATTERN TIMEOUT_S
+#       Wait until the console shows PATTERN (a fixed string).  Gives up
+#       early, with the guest's last events on stderr, once the loader has
+#       exited or the kernel panicked; returns 1 then and on timeout.
+#   bw_tally REPORT
+#       Add REPORT's "ok " and "FAIL " lines to the caller's $passed and
+#       $failed.
+#   bw_run_compare PY SCRIPT REPORT ARGS...
+#       Run the comparison SCRIPT ARGS with the interpreter PY, its output
+#       into REPORT.  A comparison that dies (a traceback) must not read as
+#       a clean report: a non-zero exit without a FAIL line appends one.
+#
 # Env: QEMU (default qemu-system-x86_64).
 #
 # The accelerator is TCG with one host thread: hardware KVM is not usable
@@ -38,6 +64,8 @@
 BW_GUEST_IDS=()
 BW_GUEST_RUNDIR=${BW_GUEST_RUNDIR:-}
 BW_GUEST_SHM_PREFIX=/dev/shm/bwguest-
+
+BW__LIBDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 bw__dir() { printf '%s/%s\n' "$BW_GUEST_RUNDIR" "$1"; }
 
@@ -182,6 +210,54 @@ bw_guest_stop_all() {
         rm -rf "$BW_GUEST_RUNDIR"
         BW_GUEST_RUNDIR=""
         BW__OWN_RUNDIR=""
+    fi
+}
+
+bw_python() { python3 -c 'import sys; print(sys.executable)'; }
+
+# Every step is checked by hand: callers write "bw_build_demo_guest ... ||",
+# under which set -e does not act inside the function.
+bw_build_demo_guest() {
+    local who=$1 sched=$2 build_log=$3 initrd=$4
+    if ! bash "$BW__LIBDIR/../scheduler/build.sh" "$sched" >"$build_log" 2>&1; then
+        tail -n 20 "$build_log" >&2
+        echo "$who: building the guest scheduler failed" >&2
+        return 1
+    fi
+    # shellcheck disable=SC2034 # read by the caller
+    BW_KERNEL=$("$BW__LIBDIR/fetch-kernel.sh" | tail -n1) || return 1
+    "$BW__LIBDIR/build-initramfs.sh" "$initrd" "$sched/bw_loader=/bin/bw_loader" \
+        "$sched/scenario=/scenario" >/dev/null || return 1
+}
+
+bw_guest_wait_log() {
+    local log pattern=$2 timeout=$3 start=$SECONDS
+    log=$(bw_guest_log "$1")
+    while ! grep -aq -- "$pattern" "$log"; do
+        if grep -aqE 'BWGUEST-EVENT loader-exit|Kernel panic' "$log"; then
+            echo "the guest stopped early:" >&2
+            tr -d '\r' <"$log" | grep -aE 'BWGUEST-(ERROR|EVENT)|Kernel panic' | tail -n 10 >&2
+            return 1
+        fi
+        if [ $((SECONDS - start)) -ge "$timeout" ]; then
+            echo "no \"$pattern\" from the guest after $timeout s" >&2
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+bw_tally() {
+    passed=$((passed + $(grep -c '^ok ' "$1" || true)))
+    failed=$((failed + $(grep -c '^FAIL ' "$1" || true)))
+}
+
+bw_run_compare() {
+    local py=$1 script=$2 report=$3 rc=0
+    shift 3
+    "$py" "$script" "$@" >"$report" 2>&1 || rc=$?
+    if [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' "$report"; then
+        echo "FAIL ${script##*/} $1 exited $rc" >>"$report"
     fi
 }
 
