@@ -1740,8 +1740,8 @@ int test_guest_percpu_alloc(struct test_guest *g, uint64_t size, uint64_t *ptr,
 
 struct test_guest_bpf {
 	struct tk_layout lay;
-	struct test_btf_xa xa;
 	struct test_mem *alias;		/* views of .data and the slab for the xarray writer */
+	struct tk_mem mem;		/* the live kernel, for util_kernel.h's object writers */
 	struct test_xa idr;
 	uint64_t map_idr, scx_root;
 	uint32_t next_id;
@@ -1774,7 +1774,7 @@ void test_guest_sched_btf(void **data, size_t *size, struct tk_layout *lay,
 	tk_free(tk);
 }
 
-static uint64_t kmalloc_or_abort(struct test_guest *g, uint64_t size)
+static uint64_t kmalloc_or_abort(void *g, uint64_t size)
 {
 	struct bw_error err = { 0 };
 	uint64_t va = 0;
@@ -1783,7 +1783,7 @@ static uint64_t kmalloc_or_abort(struct test_guest *g, uint64_t size)
 	return va;
 }
 
-static uint64_t vmalloc_or_abort(struct test_guest *g, uint64_t size)
+static uint64_t vmalloc_or_abort(void *g, uint64_t size)
 {
 	struct bw_error err = { 0 };
 	uint64_t va = 0;
@@ -1795,6 +1795,42 @@ static uint64_t vmalloc_or_abort(struct test_guest *g, uint64_t size)
 static void put_va(struct test_guest *g, uint64_t va, uint64_t value, unsigned int width)
 {
 	test_guest_write_va(g, &g->live, va, &value, width);
+}
+
+/* The callbacks of the live kernel's struct tk_mem. */
+static uint64_t mem_percpu_alloc(void *ctx, uint64_t size)
+{
+	struct bw_error err = { 0 };
+	uint64_t pptr = 0;
+
+	ck_assert_msg(test_guest_percpu_alloc(ctx, size, &pptr, &err) == 0, "%s", err.msg);
+	return pptr;
+}
+
+static void mem_write(void *ctx, uint64_t va, const void *buf, uint64_t len)
+{
+	struct test_guest *g = ctx;
+
+	test_guest_write_va(g, &g->live, va, buf, len);
+}
+
+static void mem_read(void *ctx, uint64_t va, void *buf, uint64_t len)
+{
+	struct test_guest *g = ctx;
+	uint8_t *dst = buf;
+
+	while (len > 0) {
+		uint64_t chunk = PAGE - (va & (PAGE - 1)), gpa;
+
+		if (chunk > len)
+			chunk = len;
+		ck_assert_msg(test_guest_va_to_gpa(&g->live, va, &gpa) == 0,
+			      "synthetic guest: VA %#" PRIx64 " is not mapped", va);
+		memcpy(dst, test_guest_gpa(g, gpa, chunk), chunk);
+		dst += chunk;
+		va += chunk;
+		len -= chunk;
+	}
 }
 
 void test_guest_bpf_init(struct test_guest *g, const struct tk_layout *lay,
@@ -1809,7 +1845,6 @@ void test_guest_bpf_init(struct test_guest *g, const struct tk_layout *lay,
 	ck_assert_ptr_nonnull(b);
 	g->bpf = b;
 	b->lay = *lay;
-	b->xa = *xa;
 	b->map_idr = test_guest_sym(&g->live, "map_idr");
 	b->scx_root = test_guest_sym(&g->live, "scx_root");
 	ck_assert_uint_le(xa->idr_size, V_PROG_IDR - V_MAP_IDR);
@@ -1827,6 +1862,16 @@ void test_guest_bpf_init(struct test_guest *g, const struct tk_layout *lay,
 		      kmalloc_or_abort(g, BPF_IDR_NODES * xa->node_size), BPF_IDR_NODES);
 	b->next_id = 1;
 	put_va(g, b->scx_root, 0, 8);
+	/* 6.16+ sched_ext: an attached scheduler hangs off scx_root. */
+	b->mem = (struct tk_mem){
+		.ctx = g, .kmalloc = kmalloc_or_abort, .vmalloc = vmalloc_or_abort,
+		.percpu_alloc = mem_percpu_alloc, .write = mem_write, .read = mem_read,
+		.lay = &b->lay, .idr = &b->idr, .map_idr = b->map_idr, .next_id = &b->next_id,
+		.scx = TK_SCX_ROOT, .scx_root = b->scx_root,
+		.nr_cpus = g->live.nr_cpu_ids, .per_cpu_offset = g->live.per_cpu_offset,
+		.sops_value_size = (uint32_t)(b->lay.value_data + b->lay.ops_size),
+		.ops_flags = 0,
+	};
 }
 
 static struct test_guest_bpf *bpf_of(struct test_guest *g)
@@ -1837,201 +1882,43 @@ static struct test_guest_bpf *bpf_of(struct test_guest *g)
 
 uint64_t test_guest_load_btf(struct test_guest *g, const struct btf *obj)
 {
-	const struct tk_layout *l = &bpf_of(g)->lay;
-	uint32_t size = 0;
-	const void *raw = btf__raw_data(obj, &size);
-	uint64_t data, sb;
-
-	ck_assert_ptr_nonnull(raw);
-	/* kvmalloc'd in the kernel: a blob of more than a few pages is in vmalloc space. */
-	data = vmalloc_or_abort(g, size);
-	test_guest_write_va(g, &g->live, data, raw, size);
-	sb = kmalloc_or_abort(g, l->btf_size);
-	put_va(g, sb + l->btf_data, data, 8);
-	put_va(g, sb + l->btf_data_size, size, 4);
-	put_va(g, sb + l->btf_base_btf, 0, 8);
-	return sb;
-}
-
-static void write_map_header(struct test_guest *g, uint64_t addr, const struct tk_map_spec *s,
-			     uint32_t id)
-{
-	const struct tk_layout *l = &g->bpf->lay;
-	char name[16] = { 0 };
-
-	snprintf(name, sizeof(name), "%.15s", s->name ? s->name : "");
-	put_va(g, addr + l->map_type, s->type, 4);
-	put_va(g, addr + l->map_key_size, s->key_size, 4);
-	put_va(g, addr + l->map_value_size, s->value_size, 4);
-	put_va(g, addr + l->map_max_entries, s->max_entries, 4);
-	put_va(g, addr + l->map_flags, s->flags, 4);
-	put_va(g, addr + l->map_btf, s->btf, 8);
-	put_va(g, addr + l->map_btf_value_type_id, s->btf_value_type_id, 4);
-	put_va(g, addr + l->map_btf_vmlinux_value_type_id, s->btf_vmlinux_value_type_id, 4);
-	test_guest_write_va(g, &g->live, addr + l->map_name, name, sizeof(name));
-	put_va(g, addr + l->map_id, id, 4);
-}
-
-/* bpf_map_alloc_id(): idr_alloc_cyclic from idr_next, then idr_next = id + 1. */
-static uint32_t alloc_map_id(struct test_guest *g, uint64_t addr)
-{
-	struct test_guest_bpf *b = g->bpf;
-	uint32_t id = b->next_id++;
-
-	test_idr_store(&b->idr, id, addr);
-	test_mem_put_u32(b->alias, b->map_idr + b->xa.idr_next, id + 1);
-	return id;
+	return tk_mem_load_btf(&bpf_of(g)->mem, obj, true);
 }
 
 struct tk_map test_guest_add_map(struct test_guest *g, const struct tk_map_spec *s)
 {
-	const struct tk_layout *l = &bpf_of(g)->lay;
-	struct tk_map m = { 0 };
-
-	m.type = s->type;
-	m.max_entries = s->max_entries;
-	m.elem_size = (uint32_t)round_up(s->value_size, 8);
-	if (s->type == TK_MAP_ARRAY) {
-		uint64_t bytes = (uint64_t)s->max_entries * m.elem_size;
-
-		if (s->vmalloc) {
-			/* array_map_alloc(): the struct ends where the page-aligned values begin. */
-			uint64_t head = round_up(l->array_value, PAGE);
-			uint64_t base = vmalloc_or_abort(g, head + round_up(bytes, PAGE));
-
-			m.addr = base + head - l->array_value;
-		} else {
-			m.addr = kmalloc_or_abort(g, l->array_value + bytes);
-		}
-		m.values = m.addr + l->array_value;
-		put_va(g, m.addr + l->array_elem_size, m.elem_size, 4);
-	} else if (s->type == TK_MAP_PERCPU_ARRAY) {
-		m.addr = kmalloc_or_abort(g, l->array_value + 8ULL * s->max_entries);
-		m.values = m.addr + l->array_value;
-		put_va(g, m.addr + l->array_elem_size, m.elem_size, 4);
-		for (uint32_t i = 0; i < s->max_entries; i++) {
-			struct bw_error err = { 0 };
-			uint64_t pptr = 0;
-
-			ck_assert_msg(test_guest_percpu_alloc(g, m.elem_size, &pptr, &err) == 0, "%s",
-				      err.msg);
-			put_va(g, m.values + 8ULL * i, pptr, 8);
-		}
-	} else {
-		m.addr = kmalloc_or_abort(g, l->map_size);
-	}
-	m.id = g->bpf->next_id;
-	write_map_header(g, m.addr, s, m.id);
-	ck_assert_uint_eq(alloc_map_id(g, m.addr), m.id);
-	return m;
+	return tk_mem_add_map(&bpf_of(g)->mem, s);
 }
 
 struct tk_map test_guest_add_struct_ops(struct test_guest *g, const char *name, uint64_t btf,
 					const char *ops_name, uint64_t fn_base)
 {
-	const struct tk_layout *l = &bpf_of(g)->lay;
-	struct tk_map_spec s = {
-		.name = name, .type = TK_MAP_STRUCT_OPS, .key_size = 4,
-		.value_size = (uint32_t)(l->value_data + l->ops_size), .max_entries = 1,
-		.btf = btf, .btf_vmlinux_value_type_id = l->scx_ops_value_type_id,
-	};
-	struct tk_map m = { 0 };
-	char oname[128] = { 0 };
-	uint64_t ops;
-
-	m.type = TK_MAP_STRUCT_OPS;
-	m.max_entries = 1;
-	m.addr = kmalloc_or_abort(g, l->sops_kvalue + l->value_data + l->ops_size);
-	ops = m.addr + l->sops_kvalue + l->value_data;
-	for (int i = 0; i < TK_OPS_NFN; i++)
-		/* dequeue and stopping not implemented: NULL, as in a real scheduler */
-		put_va(g, ops + l->ops_fn[i], (i == 2 || i == 6) ? 0 : fn_base + 0x100ULL * i, 8);
-	snprintf(oname, sizeof(oname), "%s", ops_name);
-	test_guest_write_va(g, &g->live, ops + l->ops_name, oname, sizeof(oname));
-	put_va(g, ops + l->ops_priv, 0x5eed, 8);
-	m.id = g->bpf->next_id;
-	write_map_header(g, m.addr, &s, m.id);
-	ck_assert_uint_eq(alloc_map_id(g, m.addr), m.id);
-	return m;
+	return tk_mem_add_struct_ops(&bpf_of(g)->mem, name, btf, ops_name, fn_base);
 }
 
 void test_guest_attach(struct test_guest *g, const struct tk_map *sops)
 {
-	const struct tk_layout *l = &bpf_of(g)->lay;
-	uint8_t ops[1024];
-	uint64_t src = sops->addr + l->sops_kvalue + l->value_data, gpa, sched;
-
-	ck_assert_uint_le(l->ops_size, sizeof(ops));
-	ck_assert_uint_gt(l->sched_size, 0);
-	/* The kmalloc'd struct_ops map is contiguous in the direct map. */
-	ck_assert_int_eq(test_guest_va_to_gpa(&g->live, src, &gpa), 0);
-	memcpy(ops, test_guest_gpa(g, gpa, l->ops_size), l->ops_size);
-	/* The kernel may keep its own data in the copy; only callbacks must match. */
-	memset(ops + l->ops_priv, 0x77, 8);
-	sched = kmalloc_or_abort(g, l->sched_size);
-	test_guest_write_va(g, &g->live, sched + l->sched_ops, ops, l->ops_size);
-	put_va(g, g->bpf->scx_root, sched, 8);
+	tk_mem_attach(&bpf_of(g)->mem, sops);
 }
 
 void test_guest_detach(struct test_guest *g)
 {
-	put_va(g, bpf_of(g)->scx_root, 0, 8);
+	tk_mem_detach(&bpf_of(g)->mem);
 }
 
 void test_guest_load_demo(struct test_guest *g, const char *obj_name, const char *ops_name,
 			  uint64_t fn_base, struct tk_object *out)
 {
-	struct tk_demo_btf d;
-	char name[64];
-
-	memset(out, 0, sizeof(*out));
-	tk_demo_btf_new(&d);
-	out->btf = test_guest_load_btf(g, d.btf);
-	/* libbpf creates the .maps maps first, then the global-data ones. */
-	out->cpu_stats = test_guest_add_map(g, &(struct tk_map_spec){
-		.name = "cpu_stats", .type = TK_MAP_PERCPU_ARRAY, .key_size = 4, .value_size = 24,
-		.max_entries = 1, .btf = out->btf, .btf_value_type_id = (uint32_t)d.cpu_stat });
-	out->slots = test_guest_add_map(g, &(struct tk_map_spec){
-		.name = "slots", .type = TK_MAP_ARRAY, .key_size = 4, .value_size = 24,
-		.max_entries = TK_NR_SLOTS, .btf = out->btf,
-		.btf_value_type_id = (uint32_t)d.slot });
-	out->ctx_acc = test_guest_add_map(g, &(struct tk_map_spec){
-		.name = "cpu_ctx_stor_acc", .type = TK_MAP_ARRAY, .key_size = 4, .value_size = 16,
-		.max_entries = TK_MAX_CTX, .btf = out->btf,
-		.btf_value_type_id = (uint32_t)d.ctx_acc });
-	snprintf(name, sizeof(name), "%.8s.bss", obj_name);
-	out->bss = test_guest_add_map(g, &(struct tk_map_spec){
-		.name = name, .type = TK_MAP_ARRAY, .key_size = 4, .value_size = TK_BSS_SIZE,
-		.max_entries = 1, .flags = TK_F_MMAPABLE, .btf = out->btf,
-		.btf_value_type_id = (uint32_t)d.bss, .vmalloc = true });
-	snprintf(name, sizeof(name), "%.8s.data", obj_name);
-	out->data = test_guest_add_map(g, &(struct tk_map_spec){
-		.name = name, .type = TK_MAP_ARRAY, .key_size = 4, .value_size = TK_DATA_SIZE,
-		.max_entries = 1, .flags = TK_F_MMAPABLE, .btf = out->btf,
-		.btf_value_type_id = (uint32_t)d.data, .vmalloc = true });
-	if (ops_name) {
-		snprintf(name, sizeof(name), "%s_ops", ops_name);
-		out->ops = test_guest_add_struct_ops(g, name, out->btf, ops_name, fn_base);
-	}
-	btf__free(d.btf);
+	tk_mem_load_demo(&bpf_of(g)->mem, obj_name, ops_name, fn_base, out);
 }
 
 uint64_t test_guest_elem(const struct tk_map *m, uint32_t index)
 {
-	ck_assert_uint_eq(m->type, TK_MAP_ARRAY);
-	ck_assert_uint_lt(index, m->max_entries);
-	return m->values + (uint64_t)index * m->elem_size;
+	return tk_elem(NULL, m, index);
 }
 
 uint64_t test_guest_percpu_elem(struct test_guest *g, const struct tk_map *m, uint32_t index,
 				uint32_t cpu)
 {
-	uint64_t pptr_va = m->values + 8ULL * index, gpa, pptr;
-
-	ck_assert_uint_eq(m->type, TK_MAP_PERCPU_ARRAY);
-	ck_assert_uint_lt(index, m->max_entries);
-	ck_assert_uint_lt(cpu, g->live.nr_cpu_ids);
-	ck_assert_int_eq(test_guest_va_to_gpa(&g->live, pptr_va, &gpa), 0);
-	memcpy(&pptr, test_guest_gpa(g, gpa, 8), 8);
-	return pptr + g->live.per_cpu_offset[cpu];
+	return tk_mem_percpu_elem(&bpf_of(g)->mem, m, index, cpu);
 }

@@ -264,9 +264,10 @@ int test_guest_percpu_alloc(struct test_guest *g, uint64_t size, uint64_t *ptr,
  * it gave each field, from a util_kernel test kernel (6.16+ sched_ext:
  * scx_root).  Give the bytes to test_guest_create() as opts.btf_data with
  * a slab, then test_guest_bpf_init() and lay out maps, object BTFs and a
- * scheduler with the functions below, the way util_kernel.h's tk_* do for
- * a util_kernel test kernel (same specs, same results, same layouts):
- * map_idr of the live kernel gets the ids, scx_root the attached ops.
+ * scheduler with the functions below: util_kernel.h's tk_mem_* writers on
+ * this guest's memory, so the specs, results and layouts are those of
+ * tk_* on a util_kernel test kernel.  map_idr of the live kernel gets the
+ * ids, scx_root the attached ops.
  *
  * These use util_btf's xarray writer and util_kernel's BTF writer, which
  * report through check: call them inside a running check test (a

@@ -202,8 +202,9 @@ static uint64_t image_alloc(struct test_kernel *tk, uint64_t size)
 }
 
 /* Each allocation gets its own pages in every CPU's unit, so a test can unmap one. */
-static uint64_t percpu_alloc(struct test_kernel *tk, uint64_t size)
+static uint64_t percpu_alloc(void *ctx, uint64_t size)
 {
+	struct test_kernel *tk = ctx;
 	uint64_t off = tk->pcpu_next, len = round_up(size ? size : 1, PAGE);
 
 	ck_assert_uint_le(off + len, TK_PCPU_UNIT);
@@ -411,6 +412,27 @@ static void build_btf(struct test_kernel *tk, struct btf *btf, struct test_btf_x
 
 /* ---- boot ---- */
 
+/* The callbacks of tk->mem. */
+static uint64_t mem_kmalloc(void *ctx, uint64_t size)
+{
+	return tk_kmalloc(ctx, size);
+}
+
+static uint64_t mem_vmalloc(void *ctx, uint64_t size)
+{
+	return tk_vmalloc(ctx, size);
+}
+
+static void mem_write(void *ctx, uint64_t va, const void *buf, uint64_t len)
+{
+	tk_write(ctx, va, buf, len);
+}
+
+static void mem_read(void *ctx, uint64_t va, void *buf, uint64_t len)
+{
+	tk_read(ctx, va, buf, len);
+}
+
 struct test_kernel *tk_new(const struct tk_opts *opts)
 {
 	struct test_kernel *tk = calloc(1, sizeof(*tk));
@@ -502,6 +524,17 @@ struct test_kernel *tk_new(const struct tk_opts *opts)
 	test_idr_init(&tk->idr, tk->alias, &xa, tk->map_idr, 0, 0,
 		      tk_kmalloc(tk, IDR_NODES * xa.node_size), IDR_NODES);
 	tk->next_id = 1;
+	tk->mem = (struct tk_mem){
+		.ctx = tk, .kmalloc = mem_kmalloc, .vmalloc = mem_vmalloc,
+		.percpu_alloc = percpu_alloc, .write = mem_write, .read = mem_read,
+		.lay = &tk->lay, .idr = &tk->idr, .map_idr = tk->map_idr, .next_id = &tk->next_id,
+		.scx = tk->scx, .scx_root = tk->scx_root, .scx_ops = tk->scx_ops,
+		.scx_state = tk->scx_state, .scx_enabled = tk->scx_enabled,
+		.scx_disabled = tk->scx_disabled, .nr_cpus = tk->nr_cpus,
+		.per_cpu_offset = tk->per_cpu_offset,
+		/* sizeof(struct bpf_struct_ops_sched_ext_ops) in this kernel's BTF */
+		.sops_value_size = 320, .ops_flags = 0x40,
+	};
 
 	ck_assert_int_eq(bw_layout_parse("flat", &spec, &err), 0);
 	source.fd = tk->fd;
@@ -536,54 +569,67 @@ void tk_free(struct test_kernel *tk)
 
 /* ---- BPF objects ---- */
 
-uint64_t tk_load_btf(struct test_kernel *tk, const struct btf *obj, bool vmalloc)
+static void mem_put(const struct tk_mem *mem, uint64_t va, uint64_t value, unsigned int width)
 {
+	ck_assert(width >= 1 && width <= 8);
+	mem->write(mem->ctx, va, &value, width);
+}
+
+uint64_t tk_mem_load_btf(const struct tk_mem *mem, const struct btf *obj, bool vmalloc)
+{
+	const struct tk_layout *l = mem->lay;
 	uint32_t size = 0;
 	const void *raw = btf__raw_data(obj, &size);
 	uint64_t data, sb;
 
 	ck_assert_ptr_nonnull(raw);
-	data = vmalloc ? tk_vmalloc(tk, size) : tk_kmalloc(tk, size);
-	tk_write(tk, data, raw, size);
-	sb = tk_kmalloc(tk, tk->lay.btf_size);
-	tk_put(tk, sb + tk->lay.btf_data, data, 8);
-	tk_put(tk, sb + tk->lay.btf_data_size, size, 4);
-	tk_put(tk, sb + tk->lay.btf_base_btf, 0, 8);
+	/* kvmalloc'd in the kernel: a blob of more than a few pages is in vmalloc space. */
+	data = vmalloc ? mem->vmalloc(mem->ctx, size) : mem->kmalloc(mem->ctx, size);
+	mem->write(mem->ctx, data, raw, size);
+	sb = mem->kmalloc(mem->ctx, l->btf_size);
+	mem_put(mem, sb + l->btf_data, data, 8);
+	mem_put(mem, sb + l->btf_data_size, size, 4);
+	mem_put(mem, sb + l->btf_base_btf, 0, 8);
 	return sb;
 }
 
-static void write_header(struct test_kernel *tk, uint64_t addr, const struct tk_map_spec *s,
+uint64_t tk_load_btf(struct test_kernel *tk, const struct btf *obj, bool vmalloc)
+{
+	return tk_mem_load_btf(&tk->mem, obj, vmalloc);
+}
+
+static void write_header(const struct tk_mem *mem, uint64_t addr, const struct tk_map_spec *s,
 			 uint32_t id)
 {
-	const struct tk_layout *l = &tk->lay;
+	const struct tk_layout *l = mem->lay;
 	char name[16] = { 0 };
 
 	snprintf(name, sizeof(name), "%.15s", s->name ? s->name : "");
-	tk_put(tk, addr + l->map_type, s->type, 4);
-	tk_put(tk, addr + l->map_key_size, s->key_size, 4);
-	tk_put(tk, addr + l->map_value_size, s->value_size, 4);
-	tk_put(tk, addr + l->map_max_entries, s->max_entries, 4);
-	tk_put(tk, addr + l->map_flags, s->flags, 4);
-	tk_put(tk, addr + l->map_btf, s->btf, 8);
-	tk_put(tk, addr + l->map_btf_value_type_id, s->btf_value_type_id, 4);
-	tk_put(tk, addr + l->map_btf_vmlinux_value_type_id, s->btf_vmlinux_value_type_id, 4);
-	tk_write(tk, addr + l->map_name, name, sizeof(name));
-	tk_put(tk, addr + l->map_id, id, 4);
+	mem_put(mem, addr + l->map_type, s->type, 4);
+	mem_put(mem, addr + l->map_key_size, s->key_size, 4);
+	mem_put(mem, addr + l->map_value_size, s->value_size, 4);
+	mem_put(mem, addr + l->map_max_entries, s->max_entries, 4);
+	mem_put(mem, addr + l->map_flags, s->flags, 4);
+	mem_put(mem, addr + l->map_btf, s->btf, 8);
+	mem_put(mem, addr + l->map_btf_value_type_id, s->btf_value_type_id, 4);
+	mem_put(mem, addr + l->map_btf_vmlinux_value_type_id, s->btf_vmlinux_value_type_id, 4);
+	mem->write(mem->ctx, addr + l->map_name, name, sizeof(name));
+	mem_put(mem, addr + l->map_id, id, 4);
 }
 
 /* bpf_map_alloc_id(): idr_alloc_cyclic from idr_next, then idr_next = id + 1. */
-static uint32_t alloc_id(struct test_kernel *tk, uint64_t addr)
+static uint32_t alloc_id(const struct tk_mem *mem, uint64_t addr)
 {
-	uint32_t id = tk->next_id++;
+	uint32_t id = (*mem->next_id)++;
 
-	test_idr_store(&tk->idr, id, addr);
-	tk_put(tk, tk->map_idr + tk->idr.lay.idr_next, id + 1, 4);
+	test_idr_store(mem->idr, id, addr);
+	mem_put(mem, mem->map_idr + mem->idr->lay.idr_next, id + 1, 4);
 	return id;
 }
 
-struct tk_map tk_add_map(struct test_kernel *tk, const struct tk_map_spec *s)
+struct tk_map tk_mem_add_map(const struct tk_mem *mem, const struct tk_map_spec *s)
 {
-	const struct tk_layout *l = &tk->lay;
+	const struct tk_layout *l = mem->lay;
 	struct tk_map m = { 0 };
 
 	m.type = s->type;
@@ -595,93 +641,116 @@ struct tk_map tk_add_map(struct test_kernel *tk, const struct tk_map_spec *s)
 		if (s->vmalloc) {
 			/* array_map_alloc(): the struct ends where the page-aligned values begin. */
 			uint64_t head = round_up(l->array_value, PAGE);
-			uint64_t base = tk_vmalloc(tk, head + round_up(bytes, PAGE));
+			uint64_t base = mem->vmalloc(mem->ctx, head + round_up(bytes, PAGE));
 
 			m.addr = base + head - l->array_value;
 		} else {
-			m.addr = tk_kmalloc(tk, l->array_value + bytes);
+			m.addr = mem->kmalloc(mem->ctx, l->array_value + bytes);
 		}
 		m.values = m.addr + l->array_value;
-		tk_put(tk, m.addr + l->array_elem_size, m.elem_size, 4);
+		mem_put(mem, m.addr + l->array_elem_size, m.elem_size, 4);
 	} else if (s->type == TK_MAP_PERCPU_ARRAY) {
-		m.addr = tk_kmalloc(tk, l->array_value + 8ULL * s->max_entries);
+		m.addr = mem->kmalloc(mem->ctx, l->array_value + 8ULL * s->max_entries);
 		m.values = m.addr + l->array_value;
-		tk_put(tk, m.addr + l->array_elem_size, m.elem_size, 4);
+		mem_put(mem, m.addr + l->array_elem_size, m.elem_size, 4);
 		for (uint32_t i = 0; i < s->max_entries; i++)
-			tk_put(tk, m.values + 8ULL * i, percpu_alloc(tk, m.elem_size), 8);
+			mem_put(mem, m.values + 8ULL * i, mem->percpu_alloc(mem->ctx, m.elem_size), 8);
 	} else {
-		m.addr = tk_kmalloc(tk, l->map_size);
+		m.addr = mem->kmalloc(mem->ctx, l->map_size);
 	}
-	m.id = tk->next_id;
-	write_header(tk, m.addr, s, m.id);
-	ck_assert_uint_eq(alloc_id(tk, m.addr), m.id);
+	m.id = *mem->next_id;
+	write_header(mem, m.addr, s, m.id);
+	ck_assert_uint_eq(alloc_id(mem, m.addr), m.id);
 	return m;
 }
 
-struct tk_map tk_add_struct_ops(struct test_kernel *tk, const char *name, uint64_t btf,
-				const char *ops_name, uint64_t fn_base)
+struct tk_map tk_add_map(struct test_kernel *tk, const struct tk_map_spec *s)
 {
-	const struct tk_layout *l = &tk->lay;
+	return tk_mem_add_map(&tk->mem, s);
+}
+
+struct tk_map tk_mem_add_struct_ops(const struct tk_mem *mem, const char *name, uint64_t btf,
+				    const char *ops_name, uint64_t fn_base)
+{
+	const struct tk_layout *l = mem->lay;
 	struct tk_map_spec s = {
-		.name = name, .type = TK_MAP_STRUCT_OPS, .key_size = 4, .value_size = 320,
-		.max_entries = 1, .flags = 0, .btf = btf,
+		.name = name, .type = TK_MAP_STRUCT_OPS, .key_size = 4,
+		.value_size = mem->sops_value_size, .max_entries = 1, .flags = 0, .btf = btf,
 		.btf_vmlinux_value_type_id = l->scx_ops_value_type_id,
 	};
 	struct tk_map m = { 0 };
 	uint64_t ops;
 	char oname[128] = { 0 };
 
-	ck_assert(tk->scx != TK_SCX_NONE);
+	ck_assert(mem->scx != TK_SCX_NONE);
 	m.type = TK_MAP_STRUCT_OPS;
 	m.max_entries = 1;
-	m.addr = tk_kmalloc(tk, l->sops_kvalue + l->value_data + l->ops_size);
+	m.addr = mem->kmalloc(mem->ctx, l->sops_kvalue + l->value_data + l->ops_size);
 	ops = m.addr + l->sops_kvalue + l->value_data;
 	for (int i = 0; i < TK_OPS_NFN; i++)
 		/* dequeue and stopping not implemented: NULL, as in a real scheduler */
-		tk_put(tk, ops + l->ops_fn[i], (i == 2 || i == 6) ? 0 : fn_base + 0x100ULL * i, 8);
+		mem_put(mem, ops + l->ops_fn[i], (i == 2 || i == 6) ? 0 : fn_base + 0x100ULL * i, 8);
 	snprintf(oname, sizeof(oname), "%s", ops_name);
-	tk_write(tk, ops + l->ops_name, oname, sizeof(oname));
-	tk_put(tk, ops + l->ops_priv, 0x5eed, 8);
-	tk_put(tk, ops + 88, 0x40, 8);	/* flags */
-	m.id = tk->next_id;
-	write_header(tk, m.addr, &s, m.id);
-	ck_assert_uint_eq(alloc_id(tk, m.addr), m.id);
+	mem->write(mem->ctx, ops + l->ops_name, oname, sizeof(oname));
+	mem_put(mem, ops + l->ops_priv, 0x5eed, 8);
+	mem_put(mem, ops + 88, mem->ops_flags, 8);	/* flags */
+	m.id = *mem->next_id;
+	write_header(mem, m.addr, &s, m.id);
+	ck_assert_uint_eq(alloc_id(mem, m.addr), m.id);
 	return m;
 }
 
-void tk_attach(struct test_kernel *tk, const struct tk_map *sops)
+struct tk_map tk_add_struct_ops(struct test_kernel *tk, const char *name, uint64_t btf,
+				const char *ops_name, uint64_t fn_base)
 {
-	const struct tk_layout *l = &tk->lay;
+	return tk_mem_add_struct_ops(&tk->mem, name, btf, ops_name, fn_base);
+}
+
+void tk_mem_attach(const struct tk_mem *mem, const struct tk_map *sops)
+{
+	const struct tk_layout *l = mem->lay;
 	uint8_t ops[512];
 
 	ck_assert_uint_le(l->ops_size, sizeof(ops));
-	tk_read(tk, sops->addr + l->sops_kvalue + l->value_data, ops, l->ops_size);
+	mem->read(mem->ctx, sops->addr + l->sops_kvalue + l->value_data, ops, l->ops_size);
 	/* The kernel may keep its own data in the copy; only callbacks must match. */
 	memset(ops + l->ops_priv, 0x77, 8);
-	switch (tk->scx) {
+	switch (mem->scx) {
 	case TK_SCX_ROOT: {
-		uint64_t sched = tk_kmalloc(tk, l->sched_size);
+		uint64_t sched;
 
-		tk_write(tk, sched + l->sched_ops, ops, l->ops_size);
-		tk_put(tk, tk->scx_root, sched, 8);
+		ck_assert_uint_gt(l->sched_size, 0);
+		sched = mem->kmalloc(mem->ctx, l->sched_size);
+		mem->write(mem->ctx, sched + l->sched_ops, ops, l->ops_size);
+		mem_put(mem, mem->scx_root, sched, 8);
 		break;
 	}
 	case TK_SCX_OPS_6_15:
 	case TK_SCX_OPS_6_12:
-		tk_write(tk, tk->scx_ops, ops, l->ops_size);
-		tk_put(tk, tk->scx_state, (uint64_t)tk->scx_enabled, 4);
+		mem->write(mem->ctx, mem->scx_ops, ops, l->ops_size);
+		mem_put(mem, mem->scx_state, (uint64_t)mem->scx_enabled, 4);
 		break;
 	case TK_SCX_NONE:
 		ck_abort_msg("tk_attach: the test kernel has no sched_ext");
 	}
 }
 
+void tk_attach(struct test_kernel *tk, const struct tk_map *sops)
+{
+	tk_mem_attach(&tk->mem, sops);
+}
+
+void tk_mem_detach(const struct tk_mem *mem)
+{
+	if (mem->scx == TK_SCX_ROOT)
+		mem_put(mem, mem->scx_root, 0, 8);
+	else if (mem->scx != TK_SCX_NONE)
+		mem_put(mem, mem->scx_state, (uint64_t)mem->scx_disabled, 4);
+}
+
 void tk_detach(struct test_kernel *tk)
 {
-	if (tk->scx == TK_SCX_ROOT)
-		tk_put(tk, tk->scx_root, 0, 8);
-	else if (tk->scx != TK_SCX_NONE)
-		tk_put(tk, tk->scx_state, (uint64_t)tk->scx_disabled, 4);
+	tk_mem_detach(&tk->mem);
 }
 
 void tk_free_map(struct test_kernel *tk, const struct tk_map *m)
@@ -703,13 +772,22 @@ uint64_t tk_elem(struct test_kernel *tk, const struct tk_map *m, uint32_t index)
 	return m->values + (uint64_t)index * m->elem_size;
 }
 
+uint64_t tk_mem_percpu_elem(const struct tk_mem *mem, const struct tk_map *m, uint32_t index,
+			    uint32_t cpu)
+{
+	uint64_t pptr = 0;
+
+	ck_assert_uint_eq(m->type, TK_MAP_PERCPU_ARRAY);
+	ck_assert_uint_lt(index, m->max_entries);
+	ck_assert_uint_lt(cpu, mem->nr_cpus);
+	mem->read(mem->ctx, m->values + 8ULL * index, &pptr, 8);
+	return pptr + mem->per_cpu_offset[cpu];
+}
+
 uint64_t tk_percpu_elem(struct test_kernel *tk, const struct tk_map *m, uint32_t index,
 			uint32_t cpu)
 {
-	ck_assert_uint_eq(m->type, TK_MAP_PERCPU_ARRAY);
-	ck_assert_uint_lt(index, m->max_entries);
-	ck_assert_uint_lt(cpu, tk->nr_cpus);
-	return tk_get(tk, m->values + 8ULL * index, 8) + tk->per_cpu_offset[cpu];
+	return tk_mem_percpu_elem(&tk->mem, m, index, cpu);
 }
 
 /* ---- the demo object ---- */
@@ -817,40 +895,46 @@ void tk_demo_btf_new(struct tk_demo_btf *d)
 	d->btf = b;
 }
 
-void tk_load_demo(struct test_kernel *tk, const char *obj_name, const char *ops_name,
-		  uint64_t fn_base, struct tk_object *out)
+void tk_mem_load_demo(const struct tk_mem *mem, const char *obj_name, const char *ops_name,
+		      uint64_t fn_base, struct tk_object *out)
 {
 	struct tk_demo_btf d;
 	char name[64];
 
 	memset(out, 0, sizeof(*out));
 	tk_demo_btf_new(&d);
-	out->btf = tk_load_btf(tk, d.btf, true);
+	out->btf = tk_mem_load_btf(mem, d.btf, true);
 	/* libbpf creates the .maps maps first, then the global-data ones. */
-	out->cpu_stats = tk_add_map(tk, &(struct tk_map_spec){
+	out->cpu_stats = tk_mem_add_map(mem, &(struct tk_map_spec){
 		.name = "cpu_stats", .type = TK_MAP_PERCPU_ARRAY, .key_size = 4, .value_size = 24,
 		.max_entries = 1, .btf = out->btf, .btf_value_type_id = (uint32_t)d.cpu_stat });
-	out->slots = tk_add_map(tk, &(struct tk_map_spec){
+	out->slots = tk_mem_add_map(mem, &(struct tk_map_spec){
 		.name = "slots", .type = TK_MAP_ARRAY, .key_size = 4, .value_size = 24,
 		.max_entries = TK_NR_SLOTS, .btf = out->btf,
 		.btf_value_type_id = (uint32_t)d.slot });
-	out->ctx_acc = tk_add_map(tk, &(struct tk_map_spec){
+	out->ctx_acc = tk_mem_add_map(mem, &(struct tk_map_spec){
 		.name = "cpu_ctx_stor_acc", .type = TK_MAP_ARRAY, .key_size = 4, .value_size = 16,
 		.max_entries = TK_MAX_CTX, .btf = out->btf,
 		.btf_value_type_id = (uint32_t)d.ctx_acc });
 	snprintf(name, sizeof(name), "%.8s.bss", obj_name);
-	out->bss = tk_add_map(tk, &(struct tk_map_spec){
+	out->bss = tk_mem_add_map(mem, &(struct tk_map_spec){
 		.name = name, .type = TK_MAP_ARRAY, .key_size = 4, .value_size = TK_BSS_SIZE,
 		.max_entries = 1, .flags = TK_F_MMAPABLE, .btf = out->btf,
 		.btf_value_type_id = (uint32_t)d.bss, .vmalloc = true });
 	snprintf(name, sizeof(name), "%.8s.data", obj_name);
-	out->data = tk_add_map(tk, &(struct tk_map_spec){
+	out->data = tk_mem_add_map(mem, &(struct tk_map_spec){
 		.name = name, .type = TK_MAP_ARRAY, .key_size = 4, .value_size = TK_DATA_SIZE,
 		.max_entries = 1, .flags = TK_F_MMAPABLE, .btf = out->btf,
 		.btf_value_type_id = (uint32_t)d.data, .vmalloc = true });
 	if (ops_name) {
 		snprintf(name, sizeof(name), "%s_ops", ops_name);
-		out->ops = tk_add_struct_ops(tk, name, out->btf, ops_name, fn_base);
+		out->ops = tk_mem_add_struct_ops(mem, name, out->btf, ops_name, fn_base);
 	}
 	btf__free(d.btf);
+}
+
+void tk_load_demo(struct test_kernel *tk, const char *obj_name, const char *ops_name,
+		  uint64_t fn_base, struct tk_object *out)
+{
+	tk_mem_load_demo(&tk->mem, obj_name, ops_name, fn_base, out);
 }

@@ -76,6 +76,32 @@ struct tk_layout {
 	uint32_t scx_ops_value_type_id;	/* "bpf_struct_ops_sched_ext_ops" */
 };
 
+/*
+ * The guest memory and kernel state the BPF object writers lay things out
+ * in: this file's test kernel, or util_guest.h's synthetic guest, each
+ * with its own allocators and page tables behind the callbacks.  The
+ * callbacks abort the test on exhaustion or an unmapped address.
+ */
+struct tk_mem {
+	void *ctx;
+	uint64_t (*kmalloc)(void *ctx, uint64_t size);		/* direct map, zeroed */
+	uint64_t (*vmalloc)(void *ctx, uint64_t size);		/* page-aligned, zeroed */
+	uint64_t (*percpu_alloc)(void *ctx, uint64_t size);	/* a __percpu pointer, zeroed */
+	void (*write)(void *ctx, uint64_t va, const void *buf, uint64_t len);
+	void (*read)(void *ctx, uint64_t va, void *buf, uint64_t len);
+	const struct tk_layout *lay;
+	struct test_xa *idr;		/* map_idr, at kernel VA map_idr */
+	uint64_t map_idr;
+	uint32_t *next_id;		/* the id bpf_map_alloc_id() hands out next */
+	enum tk_scx_mode scx;
+	uint64_t scx_root, scx_ops, scx_state;	/* as in struct test_kernel */
+	int64_t scx_enabled, scx_disabled;
+	uint32_t nr_cpus;
+	const uint64_t *per_cpu_offset;	/* [nr_cpus] */
+	uint32_t sops_value_size;	/* value_size of a STRUCT_OPS map */
+	uint64_t ops_flags;		/* sched_ext_ops.flags of a new STRUCT_OPS map */
+};
+
 struct test_kernel {
 	int fd;
 	uint8_t *ram;			/* writable view of guest RAM */
@@ -96,6 +122,7 @@ struct test_kernel {
 	/* allocators */
 	uint64_t pt_next, slab_next, image_next, vpool_count, vmalloc_next, pcpu_next;
 	uint64_t pgd;
+	struct tk_mem mem;		/* this kernel, for the object writers */
 };
 
 struct tk_opts {
@@ -133,6 +160,16 @@ struct tk_map {
 	uint32_t type, elem_size, max_entries;
 	uint64_t values;		/* ARRAY: &value[0]; PERCPU_ARRAY: &pptrs[0] */
 };
+
+/* The tk_* object writers below, on any struct tk_mem. */
+uint64_t tk_mem_load_btf(const struct tk_mem *mem, const struct btf *obj, bool vmalloc);
+struct tk_map tk_mem_add_map(const struct tk_mem *mem, const struct tk_map_spec *spec);
+struct tk_map tk_mem_add_struct_ops(const struct tk_mem *mem, const char *name, uint64_t btf,
+				    const char *ops_name, uint64_t fn_base);
+void tk_mem_attach(const struct tk_mem *mem, const struct tk_map *sops);
+void tk_mem_detach(const struct tk_mem *mem);
+uint64_t tk_mem_percpu_elem(const struct tk_mem *mem, const struct tk_map *m, uint32_t index,
+			    uint32_t cpu);
 
 /* Copy @obj's raw BTF into guest memory behind a new struct btf; returns the struct btf *. */
 uint64_t tk_load_btf(struct test_kernel *tk, const struct btf *obj, bool vmalloc);
@@ -225,5 +262,7 @@ struct tk_object {
  */
 void tk_load_demo(struct test_kernel *tk, const char *obj_name, const char *ops_name,
 		  uint64_t fn_base, struct tk_object *out);
+void tk_mem_load_demo(const struct tk_mem *mem, const char *obj_name, const char *ops_name,
+		      uint64_t fn_base, struct tk_object *out);
 
 #endif
