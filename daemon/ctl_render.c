@@ -334,64 +334,76 @@ static void micros(FILE *s, const char *name, const json_t *v, bool *first)
 
 /* ---- status ---- */
 
-static int render_kernel(FILE *out, const json_t *k)
+/* Close @s, the memstream behind @text, and print what it holds as field line @label. */
+static int stream_line(FILE *out, const char *label, FILE *s, char **text)
+{
+	int r;
+
+	if (fclose(s) != 0) {
+		free(*text);
+		return -ENOMEM;
+	}
+	r = field_line(out, label, *text);
+	free(*text);
+	return r;
+}
+
+/* One "<prefix><value><suffix>" part of a described_line(). */
+struct line_part {
+	const char *prefix, *member, *suffix;
+};
+
+/*
+ * "<title member> (<part>, <part>, ...)" of object @obj as field line
+ * @label, or @absent when @obj is not an object.
+ */
+static int described_line(FILE *out, const char *label, const json_t *obj, const char *absent,
+			  const char *title, const struct line_part *parts, size_t nparts)
 {
 	char *text = NULL;
 	size_t len = 0;
 	FILE *s;
 	bool first = true;
-	const char *release;
-	int r;
+	const char *name;
 
-	if (!json_is_object(k))
-		return field_line(out, "kernel:", "not located yet");
+	if (!json_is_object(obj))
+		return field_line(out, label, absent);
 	s = open_memstream(&text, &len);
 	if (!s)
 		return -ENOMEM;
-	release = str_member(k, "release");
-	fprintf(s, "%s (", release ? release : "?");
-	describe(s, &first, "", json_object_get(k, "nr_cpus"), " CPUs");
-	describe(s, &first, "", json_object_get(k, "paging_levels"), "-level paging");
-	describe(s, &first, "kaslr ", json_object_get(k, "kaslr_offset"), NULL);
-	describe(s, &first, "phys_base ", json_object_get(k, "phys_base"), NULL);
-	describe(s, &first, "page_offset_base ", json_object_get(k, "page_offset_base"), NULL);
-	describe(s, &first, "from ", json_object_get(k, "source"), NULL);
+	name = str_member(obj, title);
+	fprintf(s, "%s (", name ? name : "?");
+	for (size_t i = 0; i < nparts; i++)
+		describe(s, &first, parts[i].prefix, json_object_get(obj, parts[i].member),
+			 parts[i].suffix);
 	fputc(')', s);
-	if (fclose(s) != 0) {
-		free(text);
-		return -ENOMEM;
-	}
-	r = field_line(out, "kernel:", text);
-	free(text);
-	return r;
+	return stream_line(out, label, s, &text);
+}
+
+static int render_kernel(FILE *out, const json_t *k)
+{
+	static const struct line_part parts[] = {
+		{ "", "nr_cpus", " CPUs" },
+		{ "", "paging_levels", "-level paging" },
+		{ "kaslr ", "kaslr_offset", NULL },
+		{ "phys_base ", "phys_base", NULL },
+		{ "page_offset_base ", "page_offset_base", NULL },
+		{ "from ", "source", NULL },
+	};
+
+	return described_line(out, "kernel:", k, "not located yet", "release", parts,
+			      sizeof(parts) / sizeof(parts[0]));
 }
 
 static int render_scheduler(FILE *out, const json_t *sc)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *s;
-	bool first = true;
-	const char *ops;
-	int r;
+	static const struct line_part parts[] = {
+		{ "object ", "object", NULL },
+		{ "struct_ops map ", "struct_ops_map_id", NULL },
+	};
 
-	if (!json_is_object(sc))
-		return field_line(out, "scheduler:", "none active");
-	s = open_memstream(&text, &len);
-	if (!s)
-		return -ENOMEM;
-	ops = str_member(sc, "ops_name");
-	fprintf(s, "%s (", ops ? ops : "?");
-	describe(s, &first, "object ", json_object_get(sc, "object"), NULL);
-	describe(s, &first, "struct_ops map ", json_object_get(sc, "struct_ops_map_id"), NULL);
-	fputc(')', s);
-	if (fclose(s) != 0) {
-		free(text);
-		return -ENOMEM;
-	}
-	r = field_line(out, "scheduler:", text);
-	free(text);
-	return r;
+	return described_line(out, "scheduler:", sc, "none active", "ops_name", parts,
+			      sizeof(parts) / sizeof(parts[0]));
 }
 
 static int render_ticks(FILE *out, const json_t *reply)
@@ -402,7 +414,6 @@ static int render_ticks(FILE *out, const json_t *reply)
 	double interval, mean;
 	bool first = true;
 	FILE *s;
-	int r;
 
 	s = open_memstream(&text, &len);
 	if (!s)
@@ -423,13 +434,7 @@ static int render_ticks(FILE *out, const json_t *reply)
 		    ctl_json_double(json_object_get(reply, "interval_ms"), &interval) && interval > 0)
 			fprintf(s, " (%.2f%% of the interval)", mean / (interval * 1e6) * 100.0);
 	}
-	if (fclose(s) != 0) {
-		free(text);
-		return -ENOMEM;
-	}
-	r = field_line(out, "ticks:", text);
-	free(text);
-	return r;
+	return stream_line(out, "ticks:", s, &text);
 }
 
 /* "a,b" out of an array of strings. */

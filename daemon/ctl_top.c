@@ -87,6 +87,42 @@ static void add(struct lines *l, bool bold, const char *fmt, ...)
 	l->n++;
 }
 
+/*
+ * @n cells in lines of @cols, cell i written by @cell (c: its column).
+ * Column-major, like ls, puts a cell's neighbours in order above and below
+ * it; row-major beside it.
+ */
+static void add_grid(struct lines *l, size_t n, size_t cols, bool column_major,
+		     void (*cell)(FILE *s, size_t i, size_t c, const void *ctx), const void *ctx)
+{
+	size_t rows = (n + cols - 1) / cols;
+
+	for (size_t r = 0; r < rows; r++) {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *s = open_memstream(&text, &len);
+
+		if (!s) {
+			l->err = -ENOMEM;
+			return;
+		}
+		for (size_t c = 0; c < cols; c++) {
+			size_t i = column_major ? c * rows + r : r * cols + c;
+
+			if (i >= n)
+				break;
+			cell(s, i, c, ctx);
+		}
+		if (fclose(s) != 0) {
+			free(text);
+			l->err = -ENOMEM;
+			return;
+		}
+		add(l, false, "%s", text);
+		free(text);
+	}
+}
+
 static void lines_free(struct lines *l)
 {
 	size_t i;
@@ -213,12 +249,28 @@ static void frame_status(struct lines *l, const json_t *st)
 	}
 }
 
+struct metric_cells {
+	const char **keys;
+	char **vals;
+	size_t kw, vw;
+};
+
+static void metric_cell(FILE *s, size_t i, size_t c, const void *ctx)
+{
+	const struct metric_cells *m = ctx;
+	char *k = ctl_printable(m->keys[i]);
+
+	fprintf(s, "%s  %-*s  %*s", c ? "  " : "", (int)m->kw, k ? k : "?", (int)m->vw,
+		m->vals[i] ? m->vals[i] : "?");
+	free(k);
+}
+
 /* Metrics in as many KEY VALUE columns as fit @width (0: one column). */
 static void frame_metrics(struct lines *l, const json_t *reply, unsigned int width)
 {
 	const json_t *metrics = json_object_get(reply, "metrics");
 	const json_t *window = json_object_get(reply, "window");
-	size_t n, i, r, kw = 0, vw = 0, cols, rows, colw;
+	size_t n, i, kw = 0, vw = 0, cols, colw;
 	const char **keys;
 	char **vals;
 	double d;
@@ -256,36 +308,8 @@ static void frame_metrics(struct lines *l, const json_t *reply, unsigned int wid
 	cols = width && colw < width ? width / (colw + 2) : 1;
 	if (!cols)
 		cols = 1;
-	rows = (n + cols - 1) / cols;
-	for (r = 0; r < rows; r++) {
-		char *text = NULL;
-		size_t len = 0, c;
-		FILE *s = open_memstream(&text, &len);
-
-		if (!s) {
-			l->err = -ENOMEM;
-			break;
-		}
-		/* Column-major, like ls: a key's neighbours above and below are its neighbours in order. */
-		for (c = 0; c < cols; c++) {
-			char *k;
-
-			i = c * rows + r;
-			if (i >= n)
-				break;
-			k = ctl_printable(keys[i]);
-			fprintf(s, "%s  %-*s  %*s", c ? "  " : "", (int)kw, k ? k : "?", (int)vw,
-				vals[i] ? vals[i] : "?");
-			free(k);
-		}
-		if (fclose(s) != 0) {
-			free(text);
-			l->err = -ENOMEM;
-			break;
-		}
-		add(l, false, "%s", text);
-		free(text);
-	}
+	add_grid(l, n, cols, true, metric_cell,
+		 &(struct metric_cells){ .keys = keys, .vals = vals, .kw = kw, .vw = vw });
 	for (i = 0; i < n; i++)
 		free(vals[i]);
 	free(vals);
@@ -305,6 +329,29 @@ static void bar(char *out, double v, double max)
 	out[BAR_WIDTH] = '\0';
 }
 
+struct cpu_cells {
+	const char **ck;
+	json_t **cv;
+	char **texts;
+	size_t kw, vw;
+	double max;
+};
+
+static void cpu_cell(FILE *s, size_t j, size_t c, const void *ctx)
+{
+	const struct cpu_cells *p = ctx;
+	char b[BAR_WIDTH + 1], *k;
+	double d;
+
+	if (!ctl_json_double(p->cv[j], &d))
+		d = 0;
+	bar(b, d, p->max);
+	k = ctl_printable(p->ck[j]);
+	fprintf(s, "%s  cpu%-*.*s [%s] %*s", c ? "  " : "", (int)p->kw, (int)p->kw,
+		k ? k : "?", b, (int)p->vw, p->texts[j] ? p->texts[j] : "?");
+	free(k);
+}
+
 static void frame_percpu(struct lines *l, const json_t *reply, unsigned int width)
 {
 	const json_t *values = json_object_get(reply, "values");
@@ -319,7 +366,7 @@ static void frame_percpu(struct lines *l, const json_t *reply, unsigned int widt
 		const json_t *cpus = json_object_get(json_object_get(values, labels[i]), "cpus");
 		const char **ck;
 		json_t **cv;
-		size_t cn, j, cols, rows, r, kw = 1, vw = 1;
+		size_t cn, j, cols, kw = 1, vw = 1;
 		double max = 0, d;
 		char **texts;
 		char *label;
@@ -367,38 +414,8 @@ static void frame_percpu(struct lines *l, const json_t *reply, unsigned int widt
 			if (!cols)
 				cols = 1;
 		}
-		rows = (cn + cols - 1) / cols;
-		for (r = 0; r < rows; r++) {
-			char *text = NULL;
-			size_t len = 0, c;
-			FILE *s = open_memstream(&text, &len);
-
-			if (!s) {
-				l->err = -ENOMEM;
-				break;
-			}
-			for (c = 0; c < cols; c++) {
-				char b[BAR_WIDTH + 1], *k;
-
-				j = r * cols + c;
-				if (j >= cn)
-					break;
-				if (!ctl_json_double(cv[j], &d))
-					d = 0;
-				bar(b, d, max);
-				k = ctl_printable(ck[j]);
-				fprintf(s, "%s  cpu%-*.*s [%s] %*s", c ? "  " : "", (int)kw, (int)kw,
-					k ? k : "?", b, (int)vw, texts[j] ? texts[j] : "?");
-				free(k);
-			}
-			if (fclose(s) != 0) {
-				free(text);
-				l->err = -ENOMEM;
-				break;
-			}
-			add(l, false, "%s", text);
-			free(text);
-		}
+		add_grid(l, cn, cols, false, cpu_cell, &(struct cpu_cells){
+			.ck = ck, .cv = cv, .texts = texts, .kw = kw, .vw = vw, .max = max });
 		for (j = 0; j < cn; j++)
 			free(texts[j]);
 		free(texts);
