@@ -279,58 +279,56 @@ done:
 }
 
 /*
- * Follow typedefs, qualifiers and type tags from @id to the type that
- * gives the layout.  @what names the thing whose type this is, for the
- * message.
+ * Follow typedefs, qualifiers and type tags from *@id to the type that
+ * gives the layout, into *@id and *@out.  -EBADMSG when a type id on the
+ * way is not in the BTF (*@id is that id), -ELOOP after TYPE_CHAIN_MAX
+ * links.
  */
-static int strip(struct walk *w, uint32_t id, const char *what, uint32_t *out_id,
-		 const struct btf_type **out)
+static int strip_chain(const struct btf *btf, uint32_t *id, const struct btf_type **out)
 {
 	for (unsigned int n = 0; n <= TYPE_CHAIN_MAX; n++) {
-		const struct btf_type *t = btf__type_by_id(w->btf, id);
+		const struct btf_type *t = btf__type_by_id(btf, *id);
 
 		if (!t)
-			return fail(w, -EBADMSG, "the type of %s is type id %" PRIu32
-				    ", which this BTF does not have", what, id);
+			return -EBADMSG;
 		switch (btf_kind(t)) {
 		case BTF_KIND_TYPEDEF:
 		case BTF_KIND_CONST:
 		case BTF_KIND_VOLATILE:
 		case BTF_KIND_RESTRICT:
 		case BTF_KIND_TYPE_TAG:
-			id = t->type;
+			*id = t->type;
 			continue;
 		default:
-			*out_id = id;
 			*out = t;
 			return 0;
 		}
 	}
-	return fail(w, -ELOOP, "the type of %s is a chain of more than %d typedefs and "
-		    "qualifiers (a loop in the BTF)", what, TYPE_CHAIN_MAX);
+	return -ELOOP;
+}
+
+/* strip_chain() with a message; @what names the thing whose type this is. */
+static int strip(struct walk *w, uint32_t id, const char *what, uint32_t *out_id,
+		 const struct btf_type **out)
+{
+	int r = strip_chain(w->btf, &id, out);
+
+	if (r == -EBADMSG)
+		return fail(w, r, "the type of %s is type id %" PRIu32
+			    ", which this BTF does not have", what, id);
+	if (r < 0)
+		return fail(w, r, "the type of %s is a chain of more than %d typedefs and "
+			    "qualifiers (a loop in the BTF)", what, TYPE_CHAIN_MAX);
+	*out_id = id;
+	return 0;
 }
 
 /* The same without a message, for anonymous members merely looked into. */
 static const struct btf_type *strip_quiet(const struct btf *btf, uint32_t id)
 {
-	for (unsigned int n = 0; n <= TYPE_CHAIN_MAX; n++) {
-		const struct btf_type *t = btf__type_by_id(btf, id);
+	const struct btf_type *t = NULL;
 
-		if (!t)
-			return NULL;
-		switch (btf_kind(t)) {
-		case BTF_KIND_TYPEDEF:
-		case BTF_KIND_CONST:
-		case BTF_KIND_VOLATILE:
-		case BTF_KIND_RESTRICT:
-		case BTF_KIND_TYPE_TAG:
-			id = t->type;
-			continue;
-		default:
-			return t;
-		}
-	}
-	return NULL;
+	return strip_chain(btf, &id, &t) == 0 ? t : NULL;
 }
 
 static bool is_composite(const struct btf_type *t)
