@@ -48,24 +48,6 @@ static int open_guest(const struct daemon_options *opts, struct bw_ram **ram,
 	return r;
 }
 
-/* --watch-dir DIR… when given, else the drop-in search path of the instance. */
-static int load_watches(const struct daemon_options *opts, struct bw_watch_set **set,
-			struct bw_error *err)
-{
-	char **dirs = NULL;
-	size_t ndirs = 0;
-	int r;
-
-	if (opts->nwatch_dirs)
-		return watch_files_load(opts->watch_dirs, opts->nwatch_dirs, set, err);
-	r = watch_dirs_default(NULL, opts->instance, &dirs, &ndirs, err);
-	if (r < 0)
-		return r;
-	r = watch_files_load((const char *const *)dirs, ndirs, set, err);
-	watch_dirs_free(dirs, ndirs);
-	return r;
-}
-
 static int inspect(const struct daemon_options *opts)
 {
 	struct bw_error err = { 0 };
@@ -81,7 +63,8 @@ static int inspect(const struct daemon_options *opts)
 		return EXIT_USAGE;
 	}
 	if (opts->inspect == INSPECT_SAMPLE) {
-		r = load_watches(opts, &set, &err);
+		r = watch_files_load_for(opts->nwatch_dirs ? opts->watch_dirs : NULL,
+					 opts->nwatch_dirs, opts->instance, &set, &err);
 		if (r < 0) {
 			fprintf(stderr, "bpfwatchd: %s\n", err.msg);
 			return EXIT_FAILURE;

@@ -446,19 +446,8 @@ static int on_tick(sd_event_source *src, uint64_t usec, void *userdata)
 static int load_watch_set(const struct daemon_config *cfg, struct bw_watch_set **out,
 			  struct bw_error *err)
 {
-	char **dirs = NULL;
-	size_t ndirs = 0;
-	int r;
-
-	if (cfg->watch_dirs_set)
-		return watch_files_load((const char *const *)cfg->watch_dirs, cfg->nwatch_dirs, out,
-					err);
-	r = watch_dirs_default(NULL, cfg->instance, &dirs, &ndirs, err);
-	if (r < 0)
-		return r;
-	r = watch_files_load((const char *const *)dirs, ndirs, out, err);
-	watch_dirs_free(dirs, ndirs);
-	return r;
+	return watch_files_load_for(cfg->watch_dirs_set ? (const char *const *)cfg->watch_dirs : NULL,
+				    cfg->nwatch_dirs, cfg->instance, out, err);
 }
 
 /* Atomic: on any error the running set keeps sampling. */

@@ -427,3 +427,20 @@ int watch_files_load(const char *const *dirs, size_t ndirs, struct bw_watch_set 
 	*out = set;
 	return 0;
 }
+
+int watch_files_load_for(const char *const *dirs, size_t ndirs, const char *instance,
+			 struct bw_watch_set **out, struct bw_error *err)
+{
+	char **defaults = NULL;
+	size_t ndefaults = 0;
+	int r;
+
+	if (dirs)
+		return watch_files_load(dirs, ndirs, out, err);
+	r = watch_dirs_default(NULL, instance, &defaults, &ndefaults, err);
+	if (r < 0)
+		return r;
+	r = watch_files_load((const char *const *)defaults, ndefaults, out, err);
+	watch_dirs_free(defaults, ndefaults);
+	return r;
+}

@@ -120,4 +120,12 @@ int watch_files_list(const char *const *dirs, size_t ndirs, char ***paths, size_
 int watch_files_load(const char *const *dirs, size_t ndirs, struct bw_watch_set **out,
 		     struct bw_error *err);
 
+/*
+ * The watch set bpfwatchd runs with: the files of @dirs when @dirs is not
+ * NULL (--watch-dir, [Watch] Directory=), else of the default search path
+ * of @instance (watch_dirs_default).  All-or-nothing like watch_files_load().
+ */
+int watch_files_load_for(const char *const *dirs, size_t ndirs, const char *instance,
+			 struct bw_watch_set **out, struct bw_error *err);
+
 #endif
