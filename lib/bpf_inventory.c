@@ -54,10 +54,14 @@
  *   6.16+ (48e126777386 "sched_ext: Introduce scx_sched"): static struct
  *     scx_sched __rcu *scx_root, NULL when no BPF scheduler is loaded; the
  *     attached ops are the copy scx_root->ops.
- *   6.12-6.15: static struct sched_ext_ops scx_ops (the copy) plus an
- *     atomic_t enable state, scx_ops_enable_state_var (enum
- *     scx_ops_enable_state, SCX_OPS_ENABLED) until 6.14 and
- *     scx_enable_state_var (enum scx_enable_state, SCX_ENABLED) in 6.15.
+ *   6.12-6.15: static struct sched_ext_ops scx_ops (the copy).
+ *   Every version keeps an atomic_t enable state, scx_ops_enable_state_var
+ *     (enum scx_ops_enable_state, SCX_OPS_ENABLED) until 6.14 and
+ *     scx_enable_state_var (enum scx_enable_state, SCX_ENABLED) from 6.15.
+ *     A scheduler counts as active only in the enabled state: 6.16+ sets
+ *     scx_root before ops.init runs, and the state leaves "enabled" before
+ *     ops.exit.  A 6.16+ kernel whose symbols lack the state falls back to
+ *     scx_root alone; before 6.16 the state is required.
  *   Either way the copy was made from the kernel value of a STRUCT_OPS map
  *   whose btf_vmlinux_value_type_id names "bpf_struct_ops_sched_ext_ops"
  *   ({ common; struct sched_ext_ops data; }), kept in
@@ -70,8 +74,8 @@
  *   non-zero).
  *
  * Cheap change check.  map_idr.idr_next moves on every map creation
- * (cyclic allocation never goes back) and scx_root (or the enable state)
- * changes on attach and detach.  A detach followed by the attach of a
+ * (cyclic allocation never goes back), and scx_root and the enable state
+ * change on attach and detach.  A detach followed by the attach of a
  * STRUCT_OPS map loaded earlier can slip between two checks with neither
  * moving (the state is "enabled" again; a new scx_sched may be allocated
  * where the old one was freed), but the ops copy then holds other
@@ -239,6 +243,32 @@ static int scx_ops_functions(const struct btf *btf, struct bw_bpf_layout *l, str
 	return 0;
 }
 
+/*
+ * The enable state atomic_t and its "enabled" value.  6.16+ assigns
+ * scx_root before it calls ops.init and sets SCX_ENABLED only once every
+ * task runs on the new scheduler; on disable the state leaves SCX_ENABLED
+ * before ops.exit.  Gating on it keeps the values an init has not written
+ * yet (or an exit is tearing down) out of the samples.
+ */
+static int scx_enable_state(struct bw_kernel *k, const struct btf *btf, struct bw_bpf_layout *l,
+			    struct bw_error *err)
+{
+	const char *enumerator;
+	int r;
+
+	if (bw_kernel_symbol(k, "scx_enable_state_var", &l->scx_state_addr, NULL) == 0)
+		enumerator = "SCX_ENABLED";
+	else if (bw_kernel_symbol(k, "scx_ops_enable_state_var", &l->scx_state_addr, NULL) == 0)
+		enumerator = "SCX_OPS_ENABLED";
+	else
+		return 0;
+	r = bw_btf_enum_value(btf, enumerator, &l->scx_state_enabled, err);
+	if (r < 0)
+		return bw_error_prefix(err, "sched_ext enable state");
+	l->has_scx_state = true;
+	return 0;
+}
+
 static int scx_layout(struct bw_kernel *k, const struct btf *btf, struct bw_bpf_layout *l,
 		      struct bw_error *err)
 {
@@ -275,6 +305,9 @@ static int scx_layout(struct bw_kernel *k, const struct btf *btf, struct bw_bpf_
 	if (r < 0)
 		return r;
 
+	r = scx_enable_state(k, btf, l, err);
+	if (r < 0)
+		return r;
 	if (bw_kernel_symbol(k, "scx_root", &addr, NULL) == 0) {
 		r = member(btf, "struct scx_sched", "ops", 0, &l->scx_sched_ops, err);
 		if (r < 0)
@@ -283,21 +316,9 @@ static int scx_layout(struct bw_kernel *k, const struct btf *btf, struct bw_bpf_
 		l->scx_mode = BW_SCX_ROOT;
 		return 0;
 	}
-	if (bw_kernel_symbol(k, "scx_ops", &l->scx_ops_addr, NULL) == 0) {
-		const char *enumerator = NULL;
-
-		if (bw_kernel_symbol(k, "scx_enable_state_var", &l->scx_state_addr, NULL) == 0)
-			enumerator = "SCX_ENABLED";
-		else if (bw_kernel_symbol(k, "scx_ops_enable_state_var", &l->scx_state_addr,
-					  NULL) == 0)
-			enumerator = "SCX_OPS_ENABLED";
-		if (enumerator) {
-			r = bw_btf_enum_value(btf, enumerator, &l->scx_state_enabled, err);
-			if (r < 0)
-				return bw_error_prefix(err, "sched_ext enable state");
-			l->scx_mode = BW_SCX_OPS_GLOBAL;
-			return 0;
-		}
+	if (bw_kernel_symbol(k, "scx_ops", &l->scx_ops_addr, NULL) == 0 && l->has_scx_state) {
+		l->scx_mode = BW_SCX_OPS_GLOBAL;
+		return 0;
 	}
 	l->scx_mode = BW_SCX_UNREADABLE;
 	return 0;
@@ -625,21 +646,32 @@ int bw_scx_read(struct bw_kernel *k, const struct bw_bpf_layout *l, struct bw_sc
 {
 	uint64_t name_addr = 0;
 	char name[BW_SCX_NAME_LEN];
+	bool enabled_state = true;
 	int r;
 
 	memset(st, 0, sizeof(*st));
 	st->object = -1;
 	st->struct_ops_map = -1;
 	st->enable_state = -1;
-	switch (l->scx_mode) {
-	case BW_SCX_NONE:
+	if (l->scx_mode == BW_SCX_NONE)
 		return 0;
-	case BW_SCX_UNREADABLE:
+	if (l->scx_mode == BW_SCX_UNREADABLE) {
 		st->problem = "sched_ext is in the kernel's BTF but neither scx_root nor scx_ops "
 			      "(with its enable state) is among the kernel symbols "
 			      "(CONFIG_KALLSYMS_ALL?)";
 		return 0;
-	case BW_SCX_ROOT: {
+	}
+	/* Read before scx_root: the cheap check compares both, attached or not. */
+	if (l->has_scx_state) {
+		uint32_t state;
+
+		r = bw_kernel_read(k, l->scx_state_addr, &state, sizeof(state), err);
+		if (r < 0)
+			return bw_error_prefix(err, "reading the sched_ext enable state");
+		st->enable_state = state;
+		enabled_state = (int64_t)(int32_t)state == l->scx_state_enabled;
+	}
+	if (l->scx_mode == BW_SCX_ROOT) {
 		uint64_t root;
 
 		r = bw_kernel_read(k, l->scx_root_addr, &root, sizeof(root), err);
@@ -648,25 +680,20 @@ int bw_scx_read(struct bw_kernel *k, const struct bw_bpf_layout *l, struct bw_sc
 		st->root = root;
 		if (!root)
 			return 0;
+		if (!enabled_state) {
+			st->problem = "a sched_ext scheduler is being enabled or disabled (scx_root "
+				      "is set, the enable state is not \"enabled\")";
+			return 0;
+		}
 		if (!kernel_pointer(root) || root > UINT64_MAX - l->scx_sched_ops - l->scx_ops_size) {
 			st->problem = "scx_root does not hold a kernel pointer";
 			return 0;
 		}
 		name_addr = root + l->scx_sched_ops + l->scx_ops_name;
-		break;
-	}
-	case BW_SCX_OPS_GLOBAL: {
-		uint32_t state;
-
-		r = bw_kernel_read(k, l->scx_state_addr, &state, sizeof(state), err);
-		if (r < 0)
-			return bw_error_prefix(err, "reading the sched_ext enable state");
-		st->enable_state = state;
-		if ((int64_t)(int32_t)state != l->scx_state_enabled)
+	} else {
+		if (!enabled_state)
 			return 0;
 		name_addr = l->scx_ops_addr + l->scx_ops_name;
-		break;
-	}
 	}
 	if (bw_kernel_read(k, name_addr, name, sizeof(name), NULL) < 0 ||
 	    !printable_string(name, sizeof(name))) {
@@ -788,12 +815,13 @@ int bw_bpf_inventory_changed(struct bw_kernel *k, const struct bw_bpf_layout *l,
 		return 0;
 	}
 	if (l->scx_mode == BW_SCX_ROOT) {
-		r = load(k, inv->scx_check_off, l->scx_root_addr, 8, &v, err);
+		r = load(k, inv->scx_root_off, l->scx_root_addr, 8, &v, err);
 		if (r < 0)
 			return bw_error_prefix(err, "reading scx_root");
 		*changed = v != inv->scx.root;
-	} else if (l->scx_mode == BW_SCX_OPS_GLOBAL) {
-		r = load(k, inv->scx_check_off, l->scx_state_addr, 4, &v, err);
+	}
+	if (!*changed && l->scx_mode != BW_SCX_NONE && l->has_scx_state) {
+		r = load(k, inv->scx_state_off, l->scx_state_addr, 4, &v, err);
 		if (r < 0)
 			return bw_error_prefix(err, "reading the sched_ext enable state");
 		*changed = (int64_t)(uint32_t)v != inv->scx.enable_state;
@@ -824,9 +852,9 @@ int bw_bpf_inventory_scan(struct bw_kernel *k, const struct bw_bpf_layout *l,
 		return bw_error_set(err, -ENOMEM, "scanning BPF maps: out of memory");
 	inv->idr_next_off = locate(k, l->map_idr + l->xa.idr_next, 4);
 	inv->scx_fn_off = NOT_LOCATED;
-	inv->scx_check_off = l->scx_mode == BW_SCX_ROOT ? locate(k, l->scx_root_addr, 8) :
-			     l->scx_mode == BW_SCX_OPS_GLOBAL ? locate(k, l->scx_state_addr, 4) :
-			     NOT_LOCATED;
+	inv->scx_root_off = l->scx_mode == BW_SCX_ROOT ? locate(k, l->scx_root_addr, 8) :
+			    NOT_LOCATED;
+	inv->scx_state_off = l->has_scx_state ? locate(k, l->scx_state_addr, 4) : NOT_LOCATED;
 	/*
 	 * The change markers are read before the walk: whatever happens during
 	 * the walk moves them, and the next cheap check sees it.

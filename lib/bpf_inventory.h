@@ -78,7 +78,8 @@ struct bw_bpf_layout {
 	uint32_t scx_ops_fn[BW_SCX_OPS_FN_MAX];	/* ... and their offsets */
 	uint64_t scx_root_addr;		/* BW_SCX_ROOT: &scx_root */
 	uint64_t scx_ops_addr;		/* BW_SCX_OPS_GLOBAL: &scx_ops */
-	uint64_t scx_state_addr;	/* BW_SCX_OPS_GLOBAL: the enable state atomic_t */
+	bool has_scx_state;		/* the enable state is among the symbols */
+	uint64_t scx_state_addr;	/* the enable state atomic_t */
 	int64_t scx_state_enabled;	/* SCX_ENABLED / SCX_OPS_ENABLED */
 };
 
@@ -113,7 +114,7 @@ struct bw_bpf_object {
 struct bw_scx_state {
 	bool enabled;			/* a BPF scheduler is attached */
 	uint64_t root;			/* scx_root value (6.16+), 0 otherwise */
-	int64_t enable_state;		/* the raw enable state (6.12-6.15), -1 otherwise */
+	int64_t enable_state;		/* the raw enable state, -1 when not read */
 	char ops_name[BW_SCX_NAME_LEN];
 	int object;			/* its object, -1 when not found among the maps */
 	int struct_ops_map;		/* its STRUCT_OPS map, -1 when not found */
@@ -133,7 +134,7 @@ struct bw_bpf_inventory {
 	char skipped_msg[BW_ERROR_MSG_MAX];	/* why the first one was skipped */
 	/* File offsets behind the cheap check (see bw_bpf_inventory_changed); ~0: not located. */
 	uint64_t idr_next_off;
-	uint64_t scx_check_off;
+	uint64_t scx_root_off, scx_state_off;
 	/* One callback word of the active ops copy, and its value (when enabled). */
 	uint64_t scx_fn_off;
 	uint64_t scx_fn_value;
@@ -160,11 +161,11 @@ const struct btf *bw_bpf_object_btf(struct bw_kernel *k, const struct bw_bpf_lay
 
 /*
  * Cheap checks for "re-scan needed": the map IDR's next id, the active
- * scheduler pointer (the enable state before 6.16) and, while a scheduler
+ * scheduler pointer (6.16+), the enable state and, while a scheduler
  * is attached, one callback pointer of its ops copy (a detach and an attach
  * of an already loaded STRUCT_OPS map between two checks can leave both
  * other markers as they were: same enable state, or a new scx_sched at the
- * address the old one was freed from).  Two or three loads from file
+ * address the old one was freed from).  Up to four loads from file
  * offsets located during the scan.  Sets *changed when any differs from
  * @inv.
  */

@@ -1059,6 +1059,8 @@ static json_t *scheduler_json(const struct bw_engine *e, bool *bad)
 	put(o, "struct_ops_map_id", st->struct_ops_map >= 0 ?
 	    uint_json(inv->maps[st->struct_ops_map].id) : json_null(), bad);
 	put(o, "scx_root", st->root ? hex(st->root) : json_null(), bad);
+	put(o, "enable_state", st->enable_state >= 0 ? uint_json((uint64_t)st->enable_state) :
+						       json_null(), bad);
 	put(o, "problem", str_or_null(st->problem), bad);
 	return o;
 }

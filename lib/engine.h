@@ -31,9 +31,9 @@
  *
  * A tick, in order:
  *   1. the cheap check (bw_bpf_inventory_changed: map_idr.idr_next,
- *      scx_root and one callback word of the active ops, two or three
- *      loads) and one 4-byte load per map in use (its id: a freed map
- *      reads 0 there);
+ *      scx_root, the enable state and one callback word of the active
+ *      ops, up to four loads) and one 4-byte load per map in use (its
+ *      id: a freed map reads 0 there);
  *   2. if either says something changed, or on the first tick, or while
  *      some watch is unresolved and BW_ENGINE_RETRY_NS passed since the
  *      last attempt: re-scan the maps and re-resolve every watch;
@@ -158,6 +158,7 @@ void bw_engine_summary(const struct bw_engine *e, struct bw_engine_summary *out)
  *                 "resolution": RES (when resolved)}, ...]}
  *   SCHED = {"ops_name", "object": prefix|null, "object_btf": "0x.."|null,
  *            "struct_ops_map_id": N|null, "scx_root": "0x.."|null,
+ *            "enable_state": N (the kernel's raw enable state)|null,
  *            "problem": str|null}
  *   RES = {"object", "object_btf", "map_id", "map_name", "map_full_name",
  *          "map_type", "index", "offset", "width", "signed",

@@ -360,6 +360,9 @@ def compare_maps(log, start, end, gen, json_path, stderr_path, rc_text):
                 "must be the id of this instance's " + OPS_MAP)
         r.check("scheduler.problem", sched.get("problem") is None, None,
                 sched.get("problem", MISSING))
+        r.check("scheduler.enable_state", isinstance(sched.get("enable_state"), int),
+                "the kernel's enable state (read, so the enabled gate is in use)",
+                sched.get("enable_state", MISSING))
         if ops and ops[0]["id"] in by_id:
             r.check("scheduler.object_btf", sched.get("object_btf") ==
                     by_id[ops[0]["id"]].get("object_btf"),

@@ -15,9 +15,15 @@
 #define FN_DEMO 0xffffffffc0100000ULL
 #define FN_DECOY 0xffffffffc0200000ULL
 
+static struct test_kernel *boot_opts(enum tk_scx_mode mode, bool no_scx_state)
+{
+	return tk_new(&(struct tk_opts){ .nr_cpus = 4, .scx = mode,
+					 .no_scx_state = no_scx_state });
+}
+
 static struct test_kernel *boot(enum tk_scx_mode mode)
 {
-	return tk_new(&(struct tk_opts){ .nr_cpus = 4, .scx = mode });
+	return boot_opts(mode, false);
 }
 
 static void layout(struct test_kernel *tk, struct bw_bpf_layout *l)
@@ -91,6 +97,9 @@ START_TEST(test_layout_from_btf)
 	for (unsigned int i = 0; i < l.scx_ops_nfn; i++)
 		ck_assert_uint_eq(l.scx_ops_fn[i], tk->lay.ops_fn[i]);
 	ck_assert_uint_eq(l.scx_root_addr, tk->scx_root);
+	ck_assert(l.has_scx_state);
+	ck_assert_uint_eq(l.scx_state_addr, tk->scx_state);
+	ck_assert_int_eq(l.scx_state_enabled, 1);
 	tk_free(tk);
 }
 END_TEST
@@ -336,9 +345,9 @@ START_TEST(test_split_object_btf)
 END_TEST
 
 /* Two objects with the same maps and the same ops name: only callbacks tell them apart. */
-static void check_active(enum tk_scx_mode mode)
+static void check_active(enum tk_scx_mode mode, bool no_scx_state)
 {
-	struct test_kernel *tk = boot(mode);
+	struct test_kernel *tk = boot_opts(mode, no_scx_state);
 	struct bw_bpf_layout l;
 	struct bw_bpf_inventory *inv;
 	struct tk_object decoy, demo;
@@ -396,7 +405,80 @@ static void check_active(enum tk_scx_mode mode)
 
 START_TEST(test_active_scx_root)
 {
-	check_active(TK_SCX_ROOT);
+	check_active(TK_SCX_ROOT, false);
+}
+END_TEST
+
+/* A 6.16+ kernel whose symbols lack the enable state: scx_root alone decides. */
+START_TEST(test_active_scx_root_without_state)
+{
+	struct test_kernel *tk = boot_opts(TK_SCX_ROOT, true);
+	struct bw_bpf_layout l;
+
+	layout(tk, &l);
+	ck_assert_int_eq(l.scx_mode, BW_SCX_ROOT);
+	ck_assert(!l.has_scx_state);
+	tk_free(tk);
+	check_active(TK_SCX_ROOT, true);
+}
+END_TEST
+
+/*
+ * 6.16+ sets scx_root before ops.init runs and "enabled" only at the end:
+ * in between (and while disabling) the scheduler is not active, and the
+ * cheap check notices each step.
+ */
+START_TEST(test_scx_root_enabling)
+{
+	struct test_kernel *tk = boot(TK_SCX_ROOT);
+	struct bw_bpf_layout l;
+	struct bw_bpf_inventory *inv;
+	struct tk_object demo;
+	struct bw_error err = { 0 };
+	bool changed = true;
+
+	layout(tk, &l);
+	tk_load_demo(tk, "bw_demo", "bw_demo", FN_DEMO, &demo);
+	tk_attach(tk, &demo.ops);
+	tk_put(tk, tk->scx_state, 0, 4);		/* SCX_ENABLING */
+	inv = scan(tk, &l);
+	ck_assert(!inv->scx.enabled);
+	ck_assert_uint_ne(inv->scx.root, 0);
+	ck_assert_int_eq(inv->scx.enable_state, 0);
+	ck_assert_int_eq(inv->scx.object, -1);
+	ck_assert_msg(inv->scx.problem && strstr(inv->scx.problem, "being enabled"), "%s",
+		      inv->scx.problem ? inv->scx.problem : "(null)");
+	ck_assert_msg(bw_bpf_inventory_changed(tk->k, &l, inv, &changed, &err) == 0, "%s",
+		      err.msg);
+	ck_assert(!changed);
+
+	tk_put(tk, tk->scx_state, 1, 4);		/* SCX_ENABLED */
+	ck_assert_int_eq(bw_bpf_inventory_changed(tk->k, &l, inv, &changed, &err), 0);
+	ck_assert(changed);
+	bw_bpf_inventory_free(inv);
+	inv = scan(tk, &l);
+	ck_assert(inv->scx.enabled);
+	ck_assert_ptr_null(inv->scx.problem);
+	ck_assert_uint_eq(inv->objects[inv->scx.object].btf_addr, demo.btf);
+
+	tk_put(tk, tk->scx_state, 2, 4);		/* SCX_DISABLING, scx_root still set */
+	ck_assert_int_eq(bw_bpf_inventory_changed(tk->k, &l, inv, &changed, &err), 0);
+	ck_assert(changed);
+	bw_bpf_inventory_free(inv);
+	inv = scan(tk, &l);
+	ck_assert(!inv->scx.enabled);
+	ck_assert_int_eq(inv->scx.object, -1);
+
+	/* A garbage state is just "not enabled". */
+	tk_put(tk, tk->scx_state, 0xdeadbeef, 4);
+	ck_assert_int_eq(bw_bpf_inventory_changed(tk->k, &l, inv, &changed, &err), 0);
+	ck_assert(changed);
+	bw_bpf_inventory_free(inv);
+	inv = scan(tk, &l);
+	ck_assert(!inv->scx.enabled);
+	ck_assert_int_eq(inv->scx.enable_state, 0xdeadbeef);
+	bw_bpf_inventory_free(inv);
+	tk_free(tk);
 }
 END_TEST
 
@@ -411,7 +493,7 @@ START_TEST(test_active_scx_ops_6_15)
 	ck_assert_uint_eq(l.scx_state_addr, tk->scx_state);
 	ck_assert_int_eq(l.scx_state_enabled, 1);
 	tk_free(tk);
-	check_active(TK_SCX_OPS_6_15);
+	check_active(TK_SCX_OPS_6_15, false);
 }
 END_TEST
 
@@ -424,7 +506,7 @@ START_TEST(test_active_scx_ops_6_12)
 	ck_assert_int_eq(l.scx_mode, BW_SCX_OPS_GLOBAL);
 	ck_assert_int_eq(l.scx_state_enabled, 1);
 	tk_free(tk);
-	check_active(TK_SCX_OPS_6_12);
+	check_active(TK_SCX_OPS_6_12, false);
 }
 END_TEST
 
@@ -468,9 +550,11 @@ START_TEST(test_change_check)
 	tk_load_demo(tk, "bw_demo", "bw_demo", FN_DEMO, &o);
 	tk_attach(tk, &o.ops);
 	inv = scan(tk, &l);
-	/* The markers were located: the check is two loads at file offsets. */
+	/* The markers were located: the check is loads at file offsets. */
 	ck_assert_uint_ne(inv->idr_next_off, UINT64_MAX);
-	ck_assert_uint_ne(inv->scx_check_off, UINT64_MAX);
+	ck_assert_uint_ne(inv->scx_root_off, UINT64_MAX);
+	ck_assert_uint_ne(inv->scx_state_off, UINT64_MAX);
+	ck_assert_uint_ne(inv->scx_fn_off, UINT64_MAX);
 	ck_assert_int_eq(bw_bpf_inventory_changed(tk->k, &l, inv, &changed, NULL), 0);
 	ck_assert(!changed);
 	/* A new map moves idr_next. */
@@ -771,6 +855,8 @@ static Suite *bpf_inventory_suite(void)
 	tcase_add_test(tc, test_full_names);
 	tcase_add_test(tc, test_split_object_btf);
 	tcase_add_test(tc, test_active_scx_root);
+	tcase_add_test(tc, test_active_scx_root_without_state);
+	tcase_add_test(tc, test_scx_root_enabling);
 	tcase_add_test(tc, test_active_scx_ops_6_15);
 	tcase_add_test(tc, test_active_scx_ops_6_12);
 	tcase_add_test(tc, test_no_sched_ext);

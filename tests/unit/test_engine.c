@@ -207,6 +207,48 @@ START_TEST(test_pending_then_resolved)
 }
 END_TEST
 
+/*
+ * The values an ops.init has not written yet never reach a fold: while
+ * scx_root is set but the enable state is not "enabled" nothing is sampled,
+ * so a gauge set by init folds to exactly its value.
+ */
+START_TEST(test_no_sample_before_enabled)
+{
+	struct test_kernel *tk = boot(TK_SCX_ROOT);
+	struct bw_engine *e = engine(tk, SET(W(".bss", "state.gauge", BW_AGG_SCALAR, "gauge")));
+	struct bw_engine_summary sum;
+	struct tk_object o;
+
+	tk_load_demo(tk, "bw_demo", "bw_demo", FN_DEMO, &o);
+	tk_attach(tk, &o.ops);
+	tk_put(tk, tk->scx_state, 0, 4);		/* SCX_ENABLING: init not run */
+	tick(e, T0 + SEC);
+	tick(e, T0 + 2 * SEC);
+	bw_engine_summary(e, &sum);
+	ck_assert_int_eq(sum.state, BW_ENGINE_NO_SCHEDULER);
+	watch_state(e, "gauge", "pending", "being enabled");
+	ck_assert(metric_absent(e, "bw_demo_gauge"));
+
+	tk_put(tk, bss(tk, &o, TK_STATE_GAUGE), (uint32_t)-5, 4);	/* what init writes */
+	tk_put(tk, tk->scx_state, 1, 4);		/* SCX_ENABLED */
+	tick(e, T0 + 3 * SEC);
+	tick(e, T0 + 4 * SEC);
+	bw_engine_summary(e, &sum);
+	ck_assert_int_eq(sum.state, BW_ENGINE_SAMPLING);
+	ck_assert(metric_real(e, "bw_demo_gauge") == -5.0);
+
+	/* Disabling: sampling stops before ops.exit changes anything. */
+	tk_put(tk, tk->scx_state, 2, 4);
+	tick(e, T0 + 5 * SEC);
+	tk_put(tk, bss(tk, &o, TK_STATE_GAUGE), 0, 4);
+	tick(e, T0 + 6 * SEC);
+	watch_state(e, "gauge", "pending", "being enabled or disabled");
+	ck_assert(metric_real(e, "bw_demo_gauge") == -5.0);
+	bw_engine_free(e);
+	tk_free(tk);
+}
+END_TEST
+
 START_TEST(test_decode_exact)
 {
 	struct test_kernel *tk = boot(TK_SCX_ROOT);
@@ -1073,6 +1115,7 @@ static Suite *engine_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_pending_then_resolved);
+	tcase_add_test(tc, test_no_sample_before_enabled);
 	tcase_add_test(tc, test_decode_exact);
 	tcase_add_test(tc, test_percpu_vmalloc_chunks);
 	tcase_add_test(tc, test_folds);

@@ -499,6 +499,11 @@ struct test_kernel *tk_new(const struct tk_opts *opts)
 	case TK_SCX_ROOT:
 		tk->scx_root = image_alloc(tk, 8);
 		ck_assert_int_eq(bw_symtab_add(symtab, "scx_root", tk->scx_root, 'b'), 0);
+		if (opts && opts->no_scx_state)
+			break;
+		tk->scx_state = image_alloc(tk, 4);
+		ck_assert_int_eq(bw_symtab_add(symtab, "scx_enable_state_var", tk->scx_state, 'd'),
+				 0);
 		break;
 	case TK_SCX_OPS_6_15:
 	case TK_SCX_OPS_6_12:
@@ -728,11 +733,13 @@ void tk_mem_attach(const struct tk_mem *mem, const struct tk_map *sops)
 	case TK_SCX_OPS_6_15:
 	case TK_SCX_OPS_6_12:
 		mem->write(mem->ctx, mem->scx_ops, ops, l->ops_size);
-		mem_put(mem, mem->scx_state, (uint64_t)mem->scx_enabled, 4);
 		break;
 	case TK_SCX_NONE:
 		ck_abort_msg("tk_attach: the test kernel has no sched_ext");
 	}
+	/* Last, as the kernel does once every task runs on the new scheduler. */
+	if (mem->scx_state)
+		mem_put(mem, mem->scx_state, (uint64_t)mem->scx_enabled, 4);
 }
 
 void tk_attach(struct test_kernel *tk, const struct tk_map *sops)
@@ -742,10 +749,10 @@ void tk_attach(struct test_kernel *tk, const struct tk_map *sops)
 
 void tk_mem_detach(const struct tk_mem *mem)
 {
+	if (mem->scx_state)
+		mem_put(mem, mem->scx_state, (uint64_t)mem->scx_disabled, 4);
 	if (mem->scx == TK_SCX_ROOT)
 		mem_put(mem, mem->scx_root, 0, 8);
-	else if (mem->scx != TK_SCX_NONE)
-		mem_put(mem, mem->scx_state, (uint64_t)mem->scx_disabled, 4);
 }
 
 void tk_detach(struct test_kernel *tk)

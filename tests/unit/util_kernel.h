@@ -128,6 +128,8 @@ struct test_kernel {
 struct tk_opts {
 	uint32_t nr_cpus;		/* 1..TK_MAX_CPUS; 0 means 4 */
 	enum tk_scx_mode scx;
+	/* TK_SCX_ROOT without scx_enable_state_var among the symbols. */
+	bool no_scx_state;
 };
 
 /* A booted synthetic kernel: tk->k is ready.  Free with tk_free(). */
