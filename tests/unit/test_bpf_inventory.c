@@ -43,6 +43,21 @@ static struct bw_bpf_inventory *scan(struct test_kernel *tk, const struct bw_bpf
 	return inv;
 }
 
+/* The cheap check must have noticed a change; then scan again. */
+static struct bw_bpf_inventory *rescan_changed(struct test_kernel *tk,
+					       const struct bw_bpf_layout *l,
+					       struct bw_bpf_inventory *inv)
+{
+	struct bw_error err = { 0 };
+	bool changed = false;
+
+	ck_assert_msg(bw_bpf_inventory_changed(tk->k, l, inv, &changed, &err) == 0, "%s",
+		      err.msg);
+	ck_assert_msg(changed, "the cheap check missed a change");
+	bw_bpf_inventory_free(inv);
+	return scan(tk, l);
+}
+
 static const struct bw_bpf_map *by_id(const struct bw_bpf_inventory *inv, uint32_t id)
 {
 	const struct bw_bpf_map *m = bw_bpf_inventory_find_id(inv, id);
@@ -366,10 +381,7 @@ static void check_active(enum tk_scx_mode mode, bool no_scx_state)
 	ck_assert(!changed);
 
 	tk_attach(tk, &demo.ops);
-	ck_assert_int_eq(bw_bpf_inventory_changed(tk->k, &l, inv, &changed, &err), 0);
-	ck_assert(changed);
-	bw_bpf_inventory_free(inv);
-	inv = scan(tk, &l);
+	inv = rescan_changed(tk, &l, inv);
 	ck_assert(inv->scx.enabled);
 	ck_assert_str_eq(inv->scx.ops_name, "bw_demo");
 	ck_assert_ptr_null(inv->scx.problem);
@@ -383,19 +395,13 @@ static void check_active(enum tk_scx_mode mode, bool no_scx_state)
 	/* Now the decoy, same names everywhere: it is found, not the demo. */
 	tk_detach(tk);
 	tk_attach(tk, &decoy.ops);
-	ck_assert_int_eq(bw_bpf_inventory_changed(tk->k, &l, inv, &changed, &err), 0);
-	ck_assert(changed);
-	bw_bpf_inventory_free(inv);
-	inv = scan(tk, &l);
+	inv = rescan_changed(tk, &l, inv);
 	ck_assert(inv->scx.enabled);
 	ck_assert_uint_eq(inv->objects[inv->scx.object].btf_addr, decoy.btf);
 	ck_assert_uint_eq(inv->maps[inv->scx.struct_ops_map].id, decoy.ops.id);
 
 	tk_detach(tk);
-	ck_assert_int_eq(bw_bpf_inventory_changed(tk->k, &l, inv, &changed, &err), 0);
-	ck_assert(changed);
-	bw_bpf_inventory_free(inv);
-	inv = scan(tk, &l);
+	inv = rescan_changed(tk, &l, inv);
 	ck_assert(!inv->scx.enabled);
 	ck_assert_int_eq(inv->scx.object, -1);
 	ck_assert_int_eq(inv->scx.struct_ops_map, -1);
@@ -453,28 +459,19 @@ START_TEST(test_scx_root_enabling)
 	ck_assert(!changed);
 
 	tk_put(tk, tk->scx_state, 1, 4);		/* SCX_ENABLED */
-	ck_assert_int_eq(bw_bpf_inventory_changed(tk->k, &l, inv, &changed, &err), 0);
-	ck_assert(changed);
-	bw_bpf_inventory_free(inv);
-	inv = scan(tk, &l);
+	inv = rescan_changed(tk, &l, inv);
 	ck_assert(inv->scx.enabled);
 	ck_assert_ptr_null(inv->scx.problem);
 	ck_assert_uint_eq(inv->objects[inv->scx.object].btf_addr, demo.btf);
 
 	tk_put(tk, tk->scx_state, 2, 4);		/* SCX_DISABLING, scx_root still set */
-	ck_assert_int_eq(bw_bpf_inventory_changed(tk->k, &l, inv, &changed, &err), 0);
-	ck_assert(changed);
-	bw_bpf_inventory_free(inv);
-	inv = scan(tk, &l);
+	inv = rescan_changed(tk, &l, inv);
 	ck_assert(!inv->scx.enabled);
 	ck_assert_int_eq(inv->scx.object, -1);
 
 	/* A garbage state is just "not enabled". */
 	tk_put(tk, tk->scx_state, 0xdeadbeef, 4);
-	ck_assert_int_eq(bw_bpf_inventory_changed(tk->k, &l, inv, &changed, &err), 0);
-	ck_assert(changed);
-	bw_bpf_inventory_free(inv);
-	inv = scan(tk, &l);
+	inv = rescan_changed(tk, &l, inv);
 	ck_assert(!inv->scx.enabled);
 	ck_assert_int_eq(inv->scx.enable_state, 0xdeadbeef);
 	bw_bpf_inventory_free(inv);
@@ -560,10 +557,7 @@ START_TEST(test_change_check)
 	/* A new map moves idr_next. */
 	extra = tk_add_map(tk, &(struct tk_map_spec){ .name = "late", .type = TK_MAP_HASH,
 		.key_size = 4, .value_size = 4, .max_entries = 1 });
-	ck_assert_int_eq(bw_bpf_inventory_changed(tk->k, &l, inv, &changed, NULL), 0);
-	ck_assert(changed);
-	bw_bpf_inventory_free(inv);
-	inv = scan(tk, &l);
+	inv = rescan_changed(tk, &l, inv);
 	ck_assert_uint_eq(inv->nmaps, 7);
 	/* Freeing moves no marker (the engine's per-map id check covers that)... */
 	tk_free_map(tk, &extra);
