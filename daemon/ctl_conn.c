@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 /* Pause between connect() retries while the daemon's listen backlog is full. */
 #define CONNECT_RETRY_MS 10
 
@@ -30,10 +32,7 @@
 
 int64_t ctl_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)(clock_mono_ns() / 1000000);
 }
 
 int64_t ctl_deadline_ms(double seconds)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "clock.h"
 #include "engine.h"
 #include "symtab.h"
 
@@ -60,24 +61,13 @@ json_t *inspect_kernel_json(struct bw_kernel *k)
 	return doc;
 }
 
-static void clocks(uint64_t *mono_ns, int64_t *wall_ns)
-{
-	struct timespec m, w;
-
-	clock_gettime(CLOCK_MONOTONIC, &m);
-	clock_gettime(CLOCK_REALTIME, &w);
-	*mono_ns = (uint64_t)m.tv_sec * 1000000000ULL + (uint64_t)m.tv_nsec;
-	*wall_ns = (int64_t)w.tv_sec * 1000000000LL + w.tv_nsec;
-}
-
 json_t *inspect_maps_json(struct bw_kernel *k, struct bw_error *err)
 {
 	struct bw_engine *engine = NULL;
 	json_t *maps = NULL, *status = NULL, *doc = NULL;
-	uint64_t mono;
-	int64_t wall;
+	uint64_t mono = clock_mono_ns();
+	int64_t wall = clock_wall_ns();
 
-	clocks(&mono, &wall);
 	if (bw_engine_new(k, NULL, mono, wall, &engine, err) < 0 ||
 	    bw_engine_tick(engine, mono, wall, err) < 0 ||
 	    bw_engine_maps_json(engine, &maps, err) < 0 ||
@@ -99,10 +89,9 @@ json_t *inspect_sample_json(struct bw_kernel *k, const struct bw_watch_set *set,
 {
 	struct bw_engine *engine = NULL;
 	json_t *list = json_array(), *status = NULL, *metrics = NULL, *doc = NULL;
-	uint64_t mono;
-	int64_t wall;
+	uint64_t mono = clock_mono_ns();
+	int64_t wall = clock_wall_ns();
 
-	clocks(&mono, &wall);
 	if (bw_engine_new(k, set, mono, wall, &engine, err) < 0)
 		goto out;
 	for (unsigned int i = 0; i < samples; i++) {
@@ -114,7 +103,8 @@ json_t *inspect_sample_json(struct bw_kernel *k, const struct bw_watch_set *set,
 
 			nanosleep(&pause, NULL);
 		}
-		clocks(&mono, &wall);
+		mono = clock_mono_ns();
+		wall = clock_wall_ns();
 		if (bw_engine_tick(engine, mono, wall, err) < 0 ||
 		    bw_engine_sample_json(engine, &sample, err) < 0)
 			goto out;

@@ -4,9 +4,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <systemd/sd-daemon.h>
+
+#include "clock.h"
 
 /* STATUS= text longer than this is cut: systemctl status shows one line. */
 #define NOTIFY_STATUS_MAX 256
@@ -34,13 +35,8 @@ int notify_status(const char *fmt, ...)
 
 int notify_reloading(void)
 {
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-		return sd_notify(0, "RELOADING=1");
 	return sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
-			  (unsigned long long)ts.tv_sec * 1000000ULL +
-			  (unsigned long long)ts.tv_nsec / 1000ULL);
+			  (unsigned long long)(clock_mono_ns() / 1000ULL));
 }
 
 int notify_stopping(void)

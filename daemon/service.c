@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "clock.h"
 #include "engine.h"
 #include "guest_ram.h"
 #include "kernel.h"
@@ -104,22 +105,6 @@ static void log_at(const char *level, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static uint64_t mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static int64_t wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void set_state(struct service *s, enum service_state state, const char *reason)
 {
 	bool changed = s->state != state || strcmp(s->reason, reason ? reason : "") != 0;
@@ -191,7 +176,7 @@ static bool memory_present(const struct daemon_config *cfg)
 
 static void start_ticking(struct service *s)
 {
-	uint64_t now = mono_now();
+	uint64_t now = clock_mono_ns();
 
 	s->next_tick_ns = now;
 	s->last_health_ns = now;
@@ -240,8 +225,8 @@ static int try_attach(struct service *s)
 		set_state(s, STATE_LOCATING_KERNEL, err.msg);
 		return r;
 	}
-	r = bw_engine_new(s->kernel, s->watches, s->window_mono_ns ? s->window_mono_ns : mono_now(),
-			  s->window_wall_ns ? s->window_wall_ns : wall_now(), &s->engine, &err);
+	r = bw_engine_new(s->kernel, s->watches, s->window_mono_ns ? s->window_mono_ns : clock_mono_ns(),
+			  s->window_wall_ns ? s->window_wall_ns : clock_wall_ns(), &s->engine, &err);
 	if (r < 0) {
 		bw_kernel_free(s->kernel);
 		s->kernel = NULL;
@@ -400,14 +385,14 @@ static int on_tick(sd_event_source *src, uint64_t usec, void *userdata)
 	struct service *s = userdata;
 	struct bw_engine_summary sum;
 	struct bw_error err = { 0 };
-	uint64_t start = mono_now(), cost;
+	uint64_t start = clock_mono_ns(), cost;
 
 	(void)usec;
 	if (!s->engine)
 		return 0;
-	if (bw_engine_tick(s->engine, start, wall_now(), &err) < 0)
+	if (bw_engine_tick(s->engine, start, clock_wall_ns(), &err) < 0)
 		log_at(SD_WARNING, "tick: %s", err.msg);
-	cost = mono_now() - start;
+	cost = clock_mono_ns() - start;
 	s->ticks++;
 	s->tick_last_ns = cost;
 	s->tick_total_ns += cost;
@@ -459,7 +444,7 @@ static int reload(struct service *s, struct bw_error *err)
 	notify_reloading();
 	r = load_watch_set(s->cfg, &set, err);
 	if (r >= 0 && s->engine)
-		r = bw_engine_set_watches(s->engine, set, mono_now(), wall_now(), err);
+		r = bw_engine_set_watches(s->engine, set, clock_mono_ns(), clock_wall_ns(), err);
 	if (r < 0) {
 		bw_watch_set_free(set);
 		log_at(SD_ERR, "reload refused, the previous watches keep running: %s", err->msg);
@@ -630,8 +615,8 @@ static json_t *on_request(void *userdata, struct server_client *c, const char *c
 	if (!strcmp(cmd, "watches"))
 		return watches_reply(s);
 	if (!strcmp(cmd, "reset")) {
-		uint64_t mono = mono_now();
-		int64_t wall = wall_now();
+		uint64_t mono = clock_mono_ns();
+		int64_t wall = clock_wall_ns();
 
 		if (s->engine)
 			bw_engine_reset(s->engine, mono, wall);
