@@ -661,7 +661,17 @@ int bw_scx_read(struct bw_kernel *k, const struct bw_bpf_layout *l, struct bw_sc
 			      "(CONFIG_KALLSYMS_ALL?)";
 		return 0;
 	}
-	/* Read before scx_root: the cheap check compares both, attached or not. */
+	/*
+	 * scx_root first, then the state: the kernel sets scx_root before
+	 * "enabled" and leaves "enabled" before it clears scx_root, so an
+	 * "enabled" read after a scx_root belongs to that scheduler.  Both are
+	 * read even when scx_root is NULL: the cheap check compares both.
+	 */
+	if (l->scx_mode == BW_SCX_ROOT) {
+		r = bw_kernel_read(k, l->scx_root_addr, &st->root, sizeof(st->root), err);
+		if (r < 0)
+			return bw_error_prefix(err, "reading scx_root");
+	}
 	if (l->has_scx_state) {
 		uint32_t state;
 
@@ -672,21 +682,17 @@ int bw_scx_read(struct bw_kernel *k, const struct bw_bpf_layout *l, struct bw_sc
 		enabled_state = (int64_t)(int32_t)state == l->scx_state_enabled;
 	}
 	if (l->scx_mode == BW_SCX_ROOT) {
-		uint64_t root;
+		uint64_t root = st->root;
 
-		r = bw_kernel_read(k, l->scx_root_addr, &root, sizeof(root), err);
-		if (r < 0)
-			return bw_error_prefix(err, "reading scx_root");
-		st->root = root;
 		if (!root)
 			return 0;
+		if (!kernel_pointer(root) || root > UINT64_MAX - l->scx_sched_ops - l->scx_ops_size) {
+			st->problem = "scx_root does not hold a kernel pointer";
+			return 0;
+		}
 		if (!enabled_state) {
 			st->problem = "a sched_ext scheduler is being enabled or disabled (scx_root "
 				      "is set, the enable state is not \"enabled\")";
-			return 0;
-		}
-		if (!kernel_pointer(root) || root > UINT64_MAX - l->scx_sched_ops - l->scx_ops_size) {
-			st->problem = "scx_root does not hold a kernel pointer";
 			return 0;
 		}
 		name_addr = root + l->scx_sched_ops + l->scx_ops_name;
@@ -820,7 +826,9 @@ int bw_bpf_inventory_changed(struct bw_kernel *k, const struct bw_bpf_layout *l,
 			return bw_error_prefix(err, "reading scx_root");
 		*changed = v != inv->scx.root;
 	}
-	if (!*changed && l->scx_mode != BW_SCX_NONE && l->has_scx_state) {
+	/* bw_scx_read() leaves enable_state -1 in the other modes. */
+	if (!*changed && l->has_scx_state &&
+	    (l->scx_mode == BW_SCX_ROOT || l->scx_mode == BW_SCX_OPS_GLOBAL)) {
 		r = load(k, inv->scx_state_off, l->scx_state_addr, 4, &v, err);
 		if (r < 0)
 			return bw_error_prefix(err, "reading the sched_ext enable state");
