@@ -120,20 +120,9 @@ static void row(const char *part, const char *fmt, ...)
 
 /* ---- the synthetic guest ---- */
 
-static struct bw_watch_set *make_set(const struct bw_watch *ws, size_t n)
-{
-	struct bw_watch_set *set = bw_watch_set_new();
-	struct bw_error err = { 0 };
-
-	ck_assert_ptr_nonnull(set);
-	for (size_t i = 0; i < n; i++)
-		ck_assert_msg(bw_watch_set_add(set, &ws[i], &err) == 0, "%s", err.msg);
-	return set;
-}
-
 static struct bw_engine *engine_for(struct test_kernel *tk, const struct bw_watch *ws, size_t n)
 {
-	struct bw_watch_set *set = make_set(ws, n);
+	struct bw_watch_set *set = tk_watch_set(ws, n);
 	struct bw_engine *e = NULL;
 	struct bw_error err = { 0 };
 

@@ -24,18 +24,7 @@
 #define W(m, f, a, l) { .map_suffix = (m), .field = (f), .agg = (a), .label = (l) }
 #define WPIN(m, f, a, l, o) { .map_suffix = (m), .field = (f), .agg = (a), .label = (l), .object = (o) }
 
-static struct bw_watch_set *make_set(const struct bw_watch *ws, size_t n)
-{
-	struct bw_watch_set *set = bw_watch_set_new();
-	struct bw_error err = { 0 };
-
-	ck_assert_ptr_nonnull(set);
-	for (size_t i = 0; i < n; i++)
-		ck_assert_msg(bw_watch_set_add(set, &ws[i], &err) == 0, "%s", err.msg);
-	return set;
-}
-
-#define SET(...) make_set((const struct bw_watch[]){ __VA_ARGS__ }, \
+#define SET(...) tk_watch_set((const struct bw_watch[]){ __VA_ARGS__ }, \
 			  sizeof((const struct bw_watch[]){ __VA_ARGS__ }) / sizeof(struct bw_watch))
 
 static struct bw_engine *engine(struct test_kernel *tk, struct bw_watch_set *set)
@@ -1086,7 +1075,7 @@ START_TEST(test_quiet_ticks)
 					   BW_AGG_SCALAR, labels[i]);
 	}
 	ws[64] = (struct bw_watch)W("cpu_stats", "runs", BW_AGG_PERCPU_COUNTER, "runs");
-	set = make_set(ws, 65);
+	set = tk_watch_set(ws, 65);
 	e = engine(tk, set);
 	tk_load_demo(tk, "bw_demo", "bw_demo", FN_DEMO, &o);
 	tk_put(tk, bss(tk, &o, TK_STATE_GAUGE), (uint32_t)-9, 4);

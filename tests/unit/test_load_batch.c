@@ -203,12 +203,10 @@ static json_t *sample(struct bw_engine *e, uint64_t *mono)
 
 static struct bw_engine *eng(struct test_kernel *tk, const struct bw_watch *ws, size_t n)
 {
-	struct bw_watch_set *set = bw_watch_set_new();
+	struct bw_watch_set *set = tk_watch_set(ws, n);
 	struct bw_engine *e;
 	struct bw_error err;
 
-	for (size_t i = 0; i < n; i++)
-		ck_assert_int_eq(bw_watch_set_add(set, &ws[i], &err), 0);
 	ck_assert_int_eq(bw_engine_new(tk->k, set, 10 * SEC, 0, &e, &err), 0);
 	bw_watch_set_free(set);
 	return e;

@@ -945,3 +945,14 @@ void tk_load_demo(struct test_kernel *tk, const char *obj_name, const char *ops_
 {
 	tk_mem_load_demo(&tk->mem, obj_name, ops_name, fn_base, out);
 }
+
+struct bw_watch_set *tk_watch_set(const struct bw_watch *ws, size_t n)
+{
+	struct bw_watch_set *set = bw_watch_set_new();
+	struct bw_error err = { 0 };
+
+	ck_assert_ptr_nonnull(set);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(bw_watch_set_add(set, &ws[i], &err) == 0, "%s", err.msg);
+	return set;
+}

@@ -26,6 +26,7 @@
 #include <bpf/btf.h>
 
 #include "kernel.h"
+#include "watch.h"
 #include "util_btf.h"
 #include "util_mem.h"
 
@@ -266,5 +267,8 @@ void tk_load_demo(struct test_kernel *tk, const char *obj_name, const char *ops_
 		  uint64_t fn_base, struct tk_object *out);
 void tk_mem_load_demo(const struct tk_mem *mem, const char *obj_name, const char *ops_name,
 		      uint64_t fn_base, struct tk_object *out);
+
+/* A watch set holding @ws[0..n), each added as it is (aborts on a refusal). */
+struct bw_watch_set *tk_watch_set(const struct bw_watch *ws, size_t n);
 
 #endif
