@@ -141,6 +141,21 @@ int ctl_table_add(struct ctl_table *t, const char *const *cells)
 	return 0;
 }
 
+/* Add a row of allocated cells (NULL: allocation failed, -ENOMEM) and free them. */
+static int add_owned_row(struct ctl_table *t, char **cells, unsigned int n)
+{
+	int r = 0;
+
+	for (unsigned int c = 0; c < n; c++)
+		if (!cells[c])
+			r = -ENOMEM;
+	if (!r)
+		r = ctl_table_add(t, (const char *const *)cells);
+	for (unsigned int c = 0; c < n; c++)
+		free(cells[c]);
+	return r;
+}
+
 unsigned int ctl_table_rows(const struct ctl_table *t)
 {
 	return t->nrows ? t->nrows - 1 : 0;
@@ -506,15 +521,8 @@ static int render_status_watches(FILE *out, const json_t *watches)
 			ctl_json_text(json_object_get(w, "source")),
 			ctl_json_text(json_object_get(w, "reason")),
 		};
-		unsigned int c;
 
-		for (c = 0; c < 6; c++)
-			if (!cells[c])
-				r = -ENOMEM;
-		if (!r)
-			r = ctl_table_add(t, (const char *const *)cells);
-		for (c = 0; c < 6; c++)
-			free(cells[c]);
+		r = add_owned_row(t, cells, 6);
 		if (r < 0)
 			break;
 	}
@@ -778,13 +786,8 @@ static int render_array_table(FILE *out, const json_t *arr, unsigned int ncols,
 				cells[c] = strdup(json_is_true(v) ? "yes" : "no");
 			else
 				cells[c] = ctl_json_text(v);
-			if (!cells[c])
-				r = -ENOMEM;
 		}
-		if (!r)
-			r = ctl_table_add(t, (const char *const *)cells);
-		for (c = 0; c < ncols; c++)
-			free(cells[c]);
+		r = add_owned_row(t, cells, ncols);
 		if (r < 0)
 			break;
 	}
