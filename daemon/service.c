@@ -174,6 +174,8 @@ static bool memory_present(const struct daemon_config *cfg)
 	return stat(cfg->memory, &st) == 0;
 }
 
+static int on_tick(sd_event_source *src, uint64_t usec, void *userdata);
+
 static void start_ticking(struct service *s)
 {
 	uint64_t now = clock_mono_ns();
@@ -240,10 +242,14 @@ static int try_attach(struct service *s)
 		log_at(SD_INFO, "guest kernel %s found (KASLR offset %#" PRIx64 ", %u CPUs)",
 		       info.release, info.kaslr_offset, info.nr_cpu_ids);
 	}
-	set_state(s, STATE_WAITING_FOR_SCHEDULER, "no tick yet");
 	s->retry_us = 0;
 	start_ticking(s);
-	return 0;
+	/*
+	 * The first tick now, not from the event loop: a status request
+	 * queued meanwhile then sees the state the guest is in, never a
+	 * placeholder.
+	 */
+	return on_tick(s->tick_timer, 0, s);
 }
 
 static int on_attach_timer(sd_event_source *src, uint64_t usec, void *userdata)
