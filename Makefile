@@ -3,15 +3,38 @@
 #   make                 lib/libbpfwatch.{a,so}, daemon/bpfwatchd, daemon/bpfwatchctl
 #   make check           install missing build/test packages, build, run every test
 #   make check SANITIZE=1  the same with ASan+UBSan (objects in build-san/)
+#   make check-unit      unit and daemon tests only: no network, no root, no apt
 #   make bench           benchmarks (figures and ratios)
 #   make demo            boot the demo guest and watch its scheduler
-#   make install DESTDIR= PREFIX=
+#   make install / uninstall   DESTDIR= PREFIX= LIBDIR= SYSCONFDIR= UNITDIR= ...
+#
+# Package builds: CFLAGS, CPPFLAGS and LDFLAGS (dpkg-buildflags) are added
+# to the project's own; WERROR=0 turns -Werror off.
+
+VERSION := 0.1.0
+SOVERSION := 0
 
 PREFIX ?= /usr/local
+EXEC_PREFIX ?= $(PREFIX)
+BINDIR ?= $(EXEC_PREFIX)/bin
+SBINDIR ?= $(EXEC_PREFIX)/sbin
+LIBDIR ?= $(EXEC_PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR ?= $(PREFIX)/share
+MANDIR ?= $(DATADIR)/man
+DOCDIR ?= $(DATADIR)/doc/bpfwatch
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# systemd's own directories are under /usr/lib (or /lib) whatever LIBDIR is.
+SYSTEMD_LIBDIR ?= $(EXEC_PREFIX)/lib
+UNITDIR ?= $(SYSTEMD_LIBDIR)/systemd/system
+TMPFILESDIR ?= $(SYSTEMD_LIBDIR)/tmpfiles.d
+SYSUSERSDIR ?= $(SYSTEMD_LIBDIR)/sysusers.d
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 DESTDIR ?=
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 PKGS := libbpf libelf libsystemd jansson
+WERROR ?= 1
 
 ifeq ($(SANITIZE),1)
 O := build-san
@@ -23,13 +46,20 @@ B := build
 SAN_FLAGS :=
 endif
 
-WARN := -Wall -Wextra -Werror -Wno-missing-field-initializers
-PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lm
-CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
-CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+WARN := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror) -Wno-missing-field-initializers
+# pkg-config runs when a recipe first needs the flags, not when the Makefile
+# is read: `make demo` and `make check` install the -dev packages first
+# (tests/deps.sh) and build in a sub-make.  Each is computed once.
+pkg_query = $(strip $(eval pkg_out := $(shell $(PKG_CONFIG) $(1) $(2) 2>/dev/null && echo @ok@)) \
+	$(if $(filter @ok@,$(pkg_out)),$(filter-out @ok@,$(pkg_out)), \
+	$(error $(PKG_CONFIG) $(1) $(2) failed: install the -dev packages (tests/deps.sh) or set PKG_CONFIG_PATH)))
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(call pkg_query,--cflags,$(PKGS)))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $(call pkg_query,--libs,$(PKGS)) -lm)$(PKG_LIBS)
+CHECK_CFLAGS = $(eval CHECK_CFLAGS := $(call pkg_query,--cflags,check))$(CHECK_CFLAGS)
+CHECK_LIBS = $(eval CHECK_LIBS := $(call pkg_query,--libs,check))$(CHECK_LIBS)
 OPT ?= -O2
-CFLAGS_ALL := -std=gnu11 -D_GNU_SOURCE $(OPT) -g -fPIC $(WARN) $(SAN_FLAGS) -Ilib $(PKG_CFLAGS) $(CFLAGS)
+CFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE -DBW_VERSION='"$(VERSION)"' $(OPT) -g -fPIC $(WARN) $(SAN_FLAGS) \
+	-Ilib $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(SAN_FLAGS) $(LDFLAGS)
 
 LIB_SRCS := $(sort $(wildcard lib/*.c))
@@ -51,11 +81,15 @@ TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/tool_%,$(TOOL_SRCS))
 BENCH_SRCS := $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(B)/tests/%,$(BENCH_SRCS))
 
-.PHONY: all check test deps bench demo install clean guest
+.PHONY: all check check-unit test deps bench demo install uninstall clean guest
 
 all: $(LIB_A) $(LIB_SO) $(BPFWATCHD) $(if $(wildcard daemon/bpfwatchctl.c),$(BPFWATCHCTL))
 
-$(B)/obj/%.o: %.c $(wildcard lib/*.h daemon/*.h tests/unit/*.h)
+$(B)/obj/%.o: %.c $(wildcard lib/*.h daemon/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Idaemon -c $< -o $@
+
+$(B)/obj/tests/%.o: tests/%.c $(wildcard lib/*.h daemon/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Idaemon -Itests/unit -c $< -o $@
 
@@ -91,8 +125,15 @@ deps:
 	tests/deps.sh
 
 # The test command of the README: dependencies first, then every suite.
+# Everything after deps runs in a sub-make, which sees the packages deps
+# installed.
 check: deps
 	$(MAKE) test
+
+# For package builds: the unit and daemon suites only (no network, no root,
+# no apt, no guest).
+check-unit:
+	$(MAKE) test BW_SUITES="unit daemon"
 
 test: all $(UNIT_BINS) $(TOOL_BINS)
 	O=$(O) B=$(B) SANITIZE=$(SANITIZE) tests/run-tests.sh
@@ -104,40 +145,71 @@ bench: deps
 guest: deps
 	tests/guest/build-guest.sh
 
-demo: deps all
+demo: deps
+	$(MAKE) all
 	tests/guest/build-guest.sh
 	O=$(O) B=$(B) tests/demo.sh
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib \
-		$(DESTDIR)$(PREFIX)/include/bpfwatch
-	install -m 0755 $(BPFWATCHD) $(DESTDIR)$(PREFIX)/sbin/bpfwatchd
-	install -m 0755 $(BPFWATCHCTL) $(DESTDIR)$(PREFIX)/bin/bpfwatchctl
-	install -m 0644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libbpfwatch.a
-	install -m 0755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libbpfwatch.so.0
-	ln -sf libbpfwatch.so.0 $(DESTDIR)$(PREFIX)/lib/libbpfwatch.so
-	install -m 0644 lib/*.h $(DESTDIR)$(PREFIX)/include/bpfwatch/
-	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
-		$(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0644 daemon/man/bpfwatchctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -m 0644 daemon/man/bpfwatch.watch.5 $(DESTDIR)$(PREFIX)/share/man/man5/
-	install -m 0644 daemon/man/bpfwatchd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
-	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/tmpfiles.d \
-		$(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/share/doc/bpfwatch/examples
-	sed 's|/usr/sbin/bpfwatchd|$(PREFIX)/sbin/bpfwatchd|g' systemd/bpfwatchd@.service \
-		>$(DESTDIR)$(PREFIX)/lib/systemd/system/bpfwatchd@.service
-	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/bpfwatchd@.service
-	install -m 0644 systemd/bpfwatchd@.socket $(DESTDIR)$(PREFIX)/lib/systemd/system/
-	install -m 0644 systemd/bpfwatch.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/bpfwatch.conf
-	install -m 0644 systemd/bpfwatch.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/bpfwatch.conf
-	sed 's|/usr/sbin/bpfwatchd|$(PREFIX)/sbin/bpfwatchd|g' systemd/memory-pid.conf.example \
-		>$(DESTDIR)$(PREFIX)/share/doc/bpfwatch/examples/memory-pid.conf.example
-	chmod 0644 $(DESTDIR)$(PREFIX)/share/doc/bpfwatch/examples/memory-pid.conf.example
-	install -m 0644 conf/watch.d/*.watch conf/demo.watch.d/*.watch \
-		$(DESTDIR)$(PREFIX)/share/doc/bpfwatch/examples/
-	install -d $(DESTDIR)/etc/bpfwatch/watch.d
-	install -m 0644 conf/bpfwatch.conf.example $(DESTDIR)/etc/bpfwatch/
+# What a program using libbpfwatch includes; the rest of lib/ is internal.
+PUBLIC_HEADERS := error.h addrspace.h load.h ram_layout.h guest_ram.h symtab.h kernel.h xarray.h \
+	bpf_inventory.h watch.h fold.h engine.h
+MAN_PAGES := daemon/man/bpfwatchctl.1 daemon/man/bpfwatch.watch.5 daemon/man/bpfwatchd.8
+EXAMPLE_WATCHES := $(notdir $(wildcard conf/watch.d/*.watch conf/demo.watch.d/*.watch))
+# Installed files name the installed paths.
+subst_paths = sed -e 's|/usr/sbin/bpfwatchd|$(SBINDIR)/bpfwatchd|g' \
+	-e 's|/usr/bin/bpfwatchctl|$(BINDIR)/bpfwatchctl|g' -e 's|/etc/bpfwatch|$(SYSCONFDIR)/bpfwatch|g'
+
+$(O)/lib/libbpfwatch.pc: lib/libbpfwatch.pc.in Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+		-e 's|@VERSION@|$(VERSION)|g' $< >$@
+
+install: all $(O)/lib/libbpfwatch.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) \
+		$(DESTDIR)$(INCLUDEDIR)/bpfwatch $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 0755 $(BPFWATCHD) $(DESTDIR)$(SBINDIR)/bpfwatchd
+	install -m 0755 $(BPFWATCHCTL) $(DESTDIR)$(BINDIR)/bpfwatchctl
+	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/libbpfwatch.a
+	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/libbpfwatch.so.$(SOVERSION)
+	ln -sf libbpfwatch.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libbpfwatch.so
+	install -m 0644 $(addprefix lib/,$(PUBLIC_HEADERS)) $(DESTDIR)$(INCLUDEDIR)/bpfwatch/
+	install -m 0644 $(O)/lib/libbpfwatch.pc $(DESTDIR)$(PKGCONFIGDIR)/libbpfwatch.pc
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 daemon/man/bpfwatchctl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 daemon/man/bpfwatch.watch.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 daemon/man/bpfwatchd.8 $(DESTDIR)$(MANDIR)/man8/
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(DOCDIR)/examples
+	$(subst_paths) systemd/bpfwatchd@.service >$(DESTDIR)$(UNITDIR)/bpfwatchd@.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/bpfwatchd@.service
+	$(subst_paths) systemd/bpfwatchd@.socket >$(DESTDIR)$(UNITDIR)/bpfwatchd@.socket
+	chmod 0644 $(DESTDIR)$(UNITDIR)/bpfwatchd@.socket
+	$(subst_paths) systemd/bpfwatch.tmpfiles >$(DESTDIR)$(TMPFILESDIR)/bpfwatch.conf
+	chmod 0644 $(DESTDIR)$(TMPFILESDIR)/bpfwatch.conf
+	install -m 0644 systemd/bpfwatch.sysusers $(DESTDIR)$(SYSUSERSDIR)/bpfwatch.conf
+	$(subst_paths) systemd/memory-pid.conf.example >$(DESTDIR)$(DOCDIR)/examples/memory-pid.conf.example
+	chmod 0644 $(DESTDIR)$(DOCDIR)/examples/memory-pid.conf.example
+	install -m 0644 conf/watch.d/*.watch conf/demo.watch.d/*.watch $(DESTDIR)$(DOCDIR)/examples/
+	install -d $(DESTDIR)$(SYSCONFDIR)/bpfwatch/watch.d
+	install -m 0644 conf/bpfwatch.conf.example $(DESTDIR)$(SYSCONFDIR)/bpfwatch/
+
+# Removes what install put there; the admin's configs and drop-ins in
+# SYSCONFDIR/bpfwatch stay (rmdir only when empty).
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/bpfwatchd $(DESTDIR)$(BINDIR)/bpfwatchctl \
+		$(DESTDIR)$(LIBDIR)/libbpfwatch.a $(DESTDIR)$(LIBDIR)/libbpfwatch.so \
+		$(DESTDIR)$(LIBDIR)/libbpfwatch.so.$(SOVERSION) $(DESTDIR)$(PKGCONFIGDIR)/libbpfwatch.pc \
+		$(addprefix $(DESTDIR)$(INCLUDEDIR)/bpfwatch/,$(PUBLIC_HEADERS)) \
+		$(DESTDIR)$(MANDIR)/man1/bpfwatchctl.1 $(DESTDIR)$(MANDIR)/man5/bpfwatch.watch.5 \
+		$(DESTDIR)$(MANDIR)/man8/bpfwatchd.8 \
+		$(DESTDIR)$(UNITDIR)/bpfwatchd@.service $(DESTDIR)$(UNITDIR)/bpfwatchd@.socket \
+		$(DESTDIR)$(TMPFILESDIR)/bpfwatch.conf $(DESTDIR)$(SYSUSERSDIR)/bpfwatch.conf \
+		$(DESTDIR)$(DOCDIR)/examples/memory-pid.conf.example \
+		$(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(EXAMPLE_WATCHES)) \
+		$(DESTDIR)$(SYSCONFDIR)/bpfwatch/bpfwatch.conf.example
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/bpfwatch $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/bpfwatch/watch.d $(DESTDIR)$(SYSCONFDIR)/bpfwatch 2>/dev/null
 
 clean:
-	rm -rf build build-san lib/*.a lib/*.so daemon/bpfwatchd daemon/bpfwatchctl
+	rm -rf build build-san lib/*.a lib/*.so lib/*.pc daemon/bpfwatchd daemon/bpfwatchctl
 .SECONDARY:

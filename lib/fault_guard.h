@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "load.h"
+
 /* Install the SIGBUS handler (idempotent, thread-safe). */
 int bw_fault_guard_init(void);
 
@@ -28,12 +30,6 @@ int bw_guarded_copy(void *dst, const volatile void *src, size_t len);
  * instruction, so a concurrent writer in the guest is never seen half-done.
  */
 int bw_guarded_load(const volatile void *src, unsigned int width, uint64_t *out);
-
-/* One load of a batch: @width (1, 2, 4 or 8) bytes at @offset from the batch's base. */
-struct bw_load {
-	uint64_t offset;
-	uint32_t width;
-};
 
 /*
  * The loads @loads[0..n) from the @size bytes at @base into @out[0..n),

@@ -16,7 +16,7 @@
 
 #include "addrspace.h"
 #include "error.h"
-#include "fault_guard.h"
+#include "load.h"
 #include "ram_layout.h"
 
 struct bw_ram;

@@ -4,7 +4,9 @@
 # "N passed, N failed" line; exits non-zero when anything failed.
 #
 # Environment: B (build dir of the test binaries: build or build-san),
-# O (where bpfwatchd lives: . or build-san), BW_TESTS (optional glob filter).
+# O (where bpfwatchd lives: . or build-san), BW_TESTS (optional glob filter),
+# BW_SUITES (which suites: any of "unit daemon e2e"; default all three.
+# `make check-unit` runs "unit daemon": no network, no root, no guest).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -13,6 +15,8 @@ O=${O:-.}
 export B O BPFWATCHD="$O/daemon/bpfwatchd" BPFWATCHCTL="$O/daemon/bpfwatchctl"
 export BW_TEST_DATA="$PWD/tests/data"
 filter=${BW_TESTS:-*}
+suites=" ${BW_SUITES:-unit daemon e2e} "
+suite_on() { [[ $suites == *" $1 "* ]]; }
 passed=0 failed=0 failures=()
 log_dir="$B/test-logs"
 mkdir -p "$log_dir"
@@ -30,6 +34,7 @@ count_check_output() {
 }
 
 for bin in "$B"/tests/test_*; do
+    suite_on unit || break
     [ -x "$bin" ] || continue
     name=$(basename "$bin")
     [[ $name == $filter ]] || continue
@@ -44,7 +49,10 @@ for bin in "$B"/tests/test_*; do
     printf '%-28s %s  (%s)\n' "$name" "$status" "$(grep -E '^[0-9]+%: Checks' "$log" | tail -n1)"
 done
 
-for script in tests/daemon/test_*.sh tests/e2e/test_*.sh; do
+scripts=()
+suite_on daemon && scripts+=(tests/daemon/test_*.sh)
+suite_on e2e && scripts+=(tests/e2e/test_*.sh)
+for script in "${scripts[@]}"; do
     [ -x "$script" ] || continue
     name=$(basename "$script" .sh)
     [[ $name == $filter ]] || continue
