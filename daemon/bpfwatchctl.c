@@ -83,6 +83,7 @@ struct args {
 	bool json;
 	double timeout;
 	bool help;
+	bool version;
 	bool openmetrics;
 	unsigned long count;		/* subscribe: 0 = forever */
 	bool count_set;
@@ -131,6 +132,7 @@ static void usage(FILE *out)
 	      "  -t, --timeout S     seconds to wait for the daemon's reply (default 5);\n"
 	      "                      for wait: how long to wait for KEY in all\n"
 	      "  -h, --help          this text\n"
+	      "      --version       the version of bpfwatchctl\n"
 	      "\n"
 	      "Exit status:\n"
 	      "  0  success\n"
@@ -770,6 +772,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			options_done = true;
 		} else if (is_opt(arg, "--help", "-h", false)) {
 			a->help = true;
+		} else if (is_opt(arg, "--version", NULL, false)) {
+			a->version = true;
 		} else if (is_opt(arg, "--json", "-j", false)) {
 			a->json = true;
 		} else if (is_opt(arg, "--openmetrics", NULL, false)) {
@@ -850,6 +854,11 @@ int main(int argc, char **argv)
 		goto out;
 	if (a.help) {
 		usage(stdout);
+		code = finish_output(EXIT_OK);
+		goto out;
+	}
+	if (a.version) {
+		printf("bpfwatchctl %s\n", BW_VERSION);
 		code = finish_output(EXIT_OK);
 		goto out;
 	}

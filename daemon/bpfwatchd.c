@@ -9,8 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bpf/libbpf.h>
+
 #include "guest_ram.h"
 #include "inspect.h"
+#include "log.h"
 #include "kernel.h"
 #include "options.h"
 #include "config.h"
@@ -111,13 +114,13 @@ static int serve(const struct daemon_options *opts)
 
 	/* A bad configuration is a usage error: systemd must not restart-loop on it. */
 	if (config_load(opts, &cfg, &err) < 0) {
-		fprintf(stderr, "bpfwatchd: %s\n", err.msg);
+		log_msg(LOG_ERR, "%s", err.msg);
 		config_free(&cfg);
 		return EXIT_USAGE;
 	}
 	if (!cfg.memory && cfg.memory_fd < 0 && cfg.memory_pid <= 0) {
-		fprintf(stderr, "bpfwatchd: no guest memory configured: give --memory PATH, "
-			"--memory-fd N or --memory-pid PID, or [Guest] Memory= in %s\n",
+		log_msg(LOG_ERR, "no guest memory configured: give --memory PATH, "
+			"--memory-fd N or --memory-pid PID, or [Guest] Memory= in %s",
 			cfg.config_file ? cfg.config_file : "the config file");
 		config_free(&cfg);
 		return EXIT_USAGE;
@@ -131,12 +134,17 @@ int main(int argc, char **argv)
 {
 	struct daemon_options opts;
 
+	log_init();
 	if (options_parse(argc, argv, &opts) < 0) {
 		options_usage(stderr);
 		return EXIT_USAGE;
 	}
 	if (opts.help) {
 		options_usage(stdout);
+		return EXIT_SUCCESS;
+	}
+	if (opts.version) {
+		printf("bpfwatchd %s (libbpf %s)\n", BW_VERSION, libbpf_version_string());
 		return EXIT_SUCCESS;
 	}
 	if (opts.inspect != INSPECT_NONE)

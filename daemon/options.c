@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "options.h"
 
+#include "log.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -10,7 +12,7 @@
 enum {
 	OPT_CONFIG = 0x100, OPT_INSTANCE, OPT_MEMORY, OPT_MEMORY_FD, OPT_MEMORY_PID, OPT_LAYOUT,
 	OPT_VMLINUX, OPT_SYSTEM_MAP, OPT_BTF, OPT_WATCH_DIR, OPT_SOCKET, OPT_INTERVAL_MS,
-	OPT_STATE_FILE, OPT_INSPECT, OPT_SAMPLES,
+	OPT_STATE_FILE, OPT_INSPECT, OPT_SAMPLES, OPT_VERSION,
 };
 
 static const struct option long_options[] = {
@@ -30,6 +32,7 @@ static const struct option long_options[] = {
 	{ "inspect", required_argument, NULL, OPT_INSPECT },
 	{ "samples", required_argument, NULL, OPT_SAMPLES },
 	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -40,6 +43,7 @@ void options_usage(FILE *out)
 	      "                 [--vmlinux PATH | --system-map PATH --btf PATH]\n"
 	      "                 [--watch-dir DIR]... [--socket PATH] [--interval-ms N]\n"
 	      "                 [--state-file PATH] [--inspect kernel|maps|sample [--samples N]]\n"
+	      "       bpfwatchd --help | --version\n"
 	      "  --layout q35 | pc | flat [,max-ram-below-4g=SIZE] | GPA:SIZE@OFFSET[,...]\n",
 	      out);
 }
@@ -53,7 +57,7 @@ static int parse_uint(const char *option, const char *text, unsigned long max,
 	errno = 0;
 	v = strtoul(text, &end, 10);
 	if (errno || end == text || *end || text[0] == '-' || v > max) {
-		fprintf(stderr, "bpfwatchd: --%s: \"%s\" is not a whole number in 0..%lu\n",
+		log_msg(LOG_ERR, "--%s: \"%s\" is not a whole number in 0..%lu",
 			option, text, max);
 		return -EINVAL;
 	}
@@ -84,7 +88,7 @@ int options_parse(int argc, char **argv, struct daemon_options *opts)
 		case OPT_MEMORY_PID:
 			if (parse_uint("memory-pid", optarg, INT_MAX, &v) < 0 || v == 0) {
 				if (v == 0)
-					fprintf(stderr, "bpfwatchd: --memory-pid: 0 is not a process\n");
+					log_msg(LOG_ERR, "--memory-pid: 0 is not a process");
 				return -EINVAL;
 			}
 			opts->memory_pid = (pid_t)v;
@@ -96,7 +100,7 @@ int options_parse(int argc, char **argv, struct daemon_options *opts)
 		case OPT_BTF: opts->btf = optarg; break;
 		case OPT_WATCH_DIR:
 			if (opts->nwatch_dirs == OPTIONS_MAX_WATCH_DIRS) {
-				fprintf(stderr, "bpfwatchd: --watch-dir: at most %d directories\n",
+				log_msg(LOG_ERR, "--watch-dir: at most %d directories",
 					OPTIONS_MAX_WATCH_DIRS);
 				return -EINVAL;
 			}
@@ -106,7 +110,7 @@ int options_parse(int argc, char **argv, struct daemon_options *opts)
 		case OPT_INTERVAL_MS:
 			if (parse_uint("interval-ms", optarg, 3600 * 1000, &v) < 0 || v == 0) {
 				if (v == 0)
-					fprintf(stderr, "bpfwatchd: --interval-ms: must be at least 1\n");
+					log_msg(LOG_ERR, "--interval-ms: must be at least 1");
 				return -EINVAL;
 			}
 			opts->interval_ms = (unsigned int)v;
@@ -120,7 +124,7 @@ int options_parse(int argc, char **argv, struct daemon_options *opts)
 			else if (!strcmp(optarg, "sample"))
 				opts->inspect = INSPECT_SAMPLE;
 			else {
-				fprintf(stderr, "bpfwatchd: --inspect: \"%s\" is not one of kernel, maps, sample\n",
+				log_msg(LOG_ERR, "--inspect: \"%s\" is not one of kernel, maps, sample",
 					optarg);
 				return -EINVAL;
 			}
@@ -128,32 +132,33 @@ int options_parse(int argc, char **argv, struct daemon_options *opts)
 		case OPT_SAMPLES:
 			if (parse_uint("samples", optarg, 1000000, &v) < 0 || v == 0) {
 				if (v == 0)
-					fprintf(stderr, "bpfwatchd: --samples: must be at least 1\n");
+					log_msg(LOG_ERR, "--samples: must be at least 1");
 				return -EINVAL;
 			}
 			opts->samples = (unsigned int)v;
 			break;
 		case 'h': opts->help = true; break;
+		case OPT_VERSION: opts->version = true; break;
 		default:
 			if (optopt && optopt < 0x100)
-				fprintf(stderr, "bpfwatchd: unknown option -%c\n", optopt);
+				log_msg(LOG_ERR, "unknown option -%c", optopt);
 			else if (optopt)
-				fprintf(stderr, "bpfwatchd: option %s needs a value\n", argv[optind - 1]);
+				log_msg(LOG_ERR, "option %s needs a value", argv[optind - 1]);
 			else
-				fprintf(stderr, "bpfwatchd: unknown option %s\n", argv[optind - 1]);
+				log_msg(LOG_ERR, "unknown option %s", argv[optind - 1]);
 			return -EINVAL;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "bpfwatchd: unexpected argument \"%s\"\n", argv[optind]);
+		log_msg(LOG_ERR, "unexpected argument \"%s\"", argv[optind]);
 		return -EINVAL;
 	}
 	if (sources > 1) {
-		fprintf(stderr, "bpfwatchd: give only one of --memory, --memory-fd, --memory-pid\n");
+		log_msg(LOG_ERR, "give only one of --memory, --memory-fd, --memory-pid");
 		return -EINVAL;
 	}
 	if (opts->samples && opts->inspect != INSPECT_SAMPLE) {
-		fprintf(stderr, "bpfwatchd: --samples goes with --inspect sample\n");
+		log_msg(LOG_ERR, "--samples goes with --inspect sample");
 		return -EINVAL;
 	}
 	return 0;

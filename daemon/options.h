@@ -34,6 +34,7 @@ struct daemon_options {
 	enum inspect_what inspect;
 	unsigned int samples;		/* --inspect sample: 0 = unset */
 	bool help;
+	bool version;
 };
 
 /*

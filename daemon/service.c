@@ -19,6 +19,7 @@
 #include "engine.h"
 #include "guest_ram.h"
 #include "kernel.h"
+#include "log.h"
 #include "notify.h"
 #include "openmetrics.h"
 #include "ram_layout.h"
@@ -86,24 +87,12 @@ struct service {
 	uint64_t next_tick_ns;
 	uint64_t ticks, tick_last_ns, tick_max_ns, tick_total_ns;
 	uint64_t last_health_ns, last_textfile_ns;
+	/* The last TextfileDir failure logged ("" while writes succeed): log changes only. */
+	char textfile_error[BW_ERROR_MSG_MAX];
 	uint64_t jiffies, jiffies_changed_ns;
 	uint64_t watchdog_usec;
 	int exit_code;
 };
-
-static void log_at(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void log_at(const char *level, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(level, stderr);
-	fputs("bpfwatchd: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 static void set_state(struct service *s, enum service_state state, const char *reason)
 {
@@ -114,10 +103,10 @@ static void set_state(struct service *s, enum service_state state, const char *r
 	if (!changed)
 		return;
 	if (reason && *reason) {
-		log_at(SD_INFO, "%s: %s", state_names[state], reason);
+		log_msg(LOG_INFO, "%s: %s", state_names[state], reason);
 		notify_status("%s: %s", state_names[state], reason);
 	} else {
-		log_at(SD_INFO, "%s", state_names[state]);
+		log_msg(LOG_INFO, "%s", state_names[state]);
 		notify_status("%s", state_names[state]);
 	}
 }
@@ -239,7 +228,7 @@ static int try_attach(struct service *s)
 		struct bw_kernel_info info;
 
 		bw_kernel_get_info(s->kernel, &info);
-		log_at(SD_INFO, "guest kernel %s found (KASLR offset %#" PRIx64 ", %u CPUs)",
+		log_msg(LOG_INFO, "guest kernel %s found (KASLR offset %#" PRIx64 ", %u CPUs)",
 		       info.release, info.kaslr_offset, info.nr_cpu_ids);
 	}
 	s->retry_us = 0;
@@ -317,8 +306,15 @@ static void write_textfile(struct service *s)
 	if (!text)
 		return;
 	snprintf(path, sizeof(path), "%s/%s.prom", s->cfg->textfile_dir, s->cfg->instance);
-	if (atomic_file_write(path, text, strlen(text), 0644, &err) < 0)
-		log_at(SD_WARNING, "TextfileDir: %s", err.msg);
+	if (atomic_file_write(path, text, strlen(text), 0644, &err) < 0) {
+		if (strcmp(err.msg, s->textfile_error))
+			log_msg(LOG_WARNING, "TextfileDir: %s (logged again only when this changes)",
+				err.msg);
+		snprintf(s->textfile_error, sizeof(s->textfile_error), "%s", err.msg);
+	} else if (s->textfile_error[0]) {
+		log_msg(LOG_NOTICE, "TextfileDir: %s written again", path);
+		s->textfile_error[0] = '\0';
+	}
 	free(text);
 }
 
@@ -397,7 +393,7 @@ static int on_tick(sd_event_source *src, uint64_t usec, void *userdata)
 	if (!s->engine)
 		return 0;
 	if (bw_engine_tick(s->engine, start, clock_wall_ns(), &err) < 0)
-		log_at(SD_WARNING, "tick: %s", err.msg);
+		log_msg(LOG_WARNING, "tick: %s", err.msg);
 	cost = clock_mono_ns() - start;
 	s->ticks++;
 	s->tick_last_ns = cost;
@@ -453,7 +449,7 @@ static int reload(struct service *s, struct bw_error *err)
 		r = bw_engine_set_watches(s->engine, set, clock_mono_ns(), clock_wall_ns(), err);
 	if (r < 0) {
 		bw_watch_set_free(set);
-		log_at(SD_ERR, "reload refused, the previous watches keep running: %s", err->msg);
+		log_msg(LOG_ERR, "reload refused, the previous watches keep running: %s", err->msg);
 	} else {
 		bw_watch_set_free(s->watches);
 		s->watches = set;
@@ -462,7 +458,7 @@ static int reload(struct service *s, struct bw_error *err)
 		s->window_wall_ns = 0;
 		json_decref(s->last_metrics);
 		s->last_metrics = NULL;
-		log_at(SD_INFO, "reloaded %zu watches", bw_watch_set_count(set));
+		log_msg(LOG_INFO, "reloaded %zu watches", bw_watch_set_count(set));
 	}
 	notify_ready();
 	notify_status("%s%s%s", state_names[s->state], s->reason[0] ? ": " : "", s->reason);
@@ -670,9 +666,9 @@ static void write_state_file(struct service *s)
 	if (!text)
 		return;
 	if (atomic_file_write(s->cfg->state_file, text, strlen(text), 0644, &err) < 0)
-		log_at(SD_ERR, "state file: %s", err.msg);
+		log_msg(LOG_ERR, "state file: %s", err.msg);
 	else
-		log_at(SD_INFO, "final metrics written to %s", s->cfg->state_file);
+		log_msg(LOG_INFO, "final metrics written to %s", s->cfg->state_file);
 	free(text);
 }
 
@@ -681,7 +677,7 @@ static int on_terminate(sd_event_source *src, const struct signalfd_siginfo *si,
 	struct service *s = userdata;
 
 	(void)src;
-	log_at(SD_INFO, "signal %u: stopping", si->ssi_signo);
+	log_msg(LOG_INFO, "signal %u: stopping", si->ssi_signo);
 	notify_stopping();
 	write_state_file(s);
 	return sd_event_exit(s->event, 0);
@@ -791,11 +787,11 @@ int service_run(struct daemon_config *cfg)
 
 	r = setup(&s, &err);
 	if (r < 0) {
-		log_at(SD_ERR, "%s", err.msg);
+		log_msg(LOG_ERR, "%s", err.msg);
 		goto out;
 	}
 	s.exit_code = EXIT_SUCCESS;
-	log_at(SD_INFO, "instance %s listening on %s, %zu watches, every %u ms", cfg->instance,
+	log_msg(LOG_INFO, "instance %s listening on %s, %zu watches, every %u ms", cfg->instance,
 	       server_path(s.server) ? server_path(s.server) : "a socket from systemd",
 	       bw_watch_set_count(s.watches), cfg->interval_ms);
 	notify_ready();
@@ -803,7 +799,7 @@ int service_run(struct daemon_config *cfg)
 	schedule_attach(&s, 0);
 	r = sd_event_loop(s.event);
 	if (r < 0) {
-		log_at(SD_ERR, "event loop: %s", strerror(-r));
+		log_msg(LOG_ERR, "event loop: %s", strerror(-r));
 		s.exit_code = EXIT_FAILURE;
 	}
 out:
