@@ -94,6 +94,9 @@ struct service {
 	int exit_code;
 };
 
+static char *metrics_text(struct service *s, enum openmetrics_dialect dialect);
+static void write_textfile(struct service *s);
+
 static void set_state(struct service *s, enum service_state state, const char *reason)
 {
 	bool changed = s->state != state || strcmp(s->reason, reason ? reason : "") != 0;
@@ -109,6 +112,8 @@ static void set_state(struct service *s, enum service_state state, const char *r
 		log_msg(LOG_INFO, "%s", state_names[state]);
 		notify_status("%s", state_names[state]);
 	}
+	/* bpfwatch_state changes now, not at the next tick (there may be none). */
+	write_textfile(s);
 }
 
 /* ---- guest attach / detach ---------------------------------------------- */
@@ -291,21 +296,22 @@ static void check_health(struct service *s, uint64_t now, const struct bw_engine
 			 "looking for it again (rebooted?)");
 }
 
+static void textfile_path(const struct service *s, char *path, size_t len)
+{
+	snprintf(path, len, "%s/%s.prom", s->cfg->textfile_dir, s->cfg->instance);
+}
+
 static void write_textfile(struct service *s)
 {
 	struct bw_error err = { 0 };
-	json_t *reply = NULL, *metrics;
 	char path[4096], *text;
 
-	if (!s->cfg->textfile_dir || !s->engine ||
-	    bw_engine_metrics_json(s->engine, &reply, NULL) < 0)
+	if (!s->cfg->textfile_dir)
 		return;
-	metrics = json_object_get(reply, "metrics");
-	text = openmetrics_render(metrics ? metrics : json_object(), s->cfg->instance);
-	json_decref(reply);
+	text = metrics_text(s, OPENMETRICS_PROMETHEUS_TEXT);
 	if (!text)
 		return;
-	snprintf(path, sizeof(path), "%s/%s.prom", s->cfg->textfile_dir, s->cfg->instance);
+	textfile_path(s, path, sizeof(path));
 	if (atomic_file_write(path, text, strlen(text), 0644, &err) < 0) {
 		if (strcmp(err.msg, s->textfile_error))
 			log_msg(LOG_WARNING, "TextfileDir: %s (logged again only when this changes)",
@@ -316,6 +322,18 @@ static void write_textfile(struct service *s)
 		s->textfile_error[0] = '\0';
 	}
 	free(text);
+}
+
+/* On stop: node_exporter must not serve the last values of a daemon that is gone. */
+static void remove_textfile(struct service *s)
+{
+	char path[4096];
+
+	if (!s->cfg->textfile_dir)
+		return;
+	textfile_path(s, path, sizeof(path));
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_msg(LOG_WARNING, "TextfileDir: cannot remove %s: %s", path, strerror(errno));
 }
 
 /*
@@ -433,8 +451,14 @@ static int on_tick(sd_event_source *src, uint64_t usec, void *userdata)
 static int load_watch_set(const struct daemon_config *cfg, struct bw_watch_set **out,
 			  struct bw_error *err)
 {
-	return watch_files_load_for(cfg->watch_dirs_set ? (const char *const *)cfg->watch_dirs : NULL,
-				    cfg->nwatch_dirs, cfg->instance, out, err);
+	int r = watch_files_load_for(cfg->watch_dirs_set ? (const char *const *)cfg->watch_dirs : NULL,
+				     cfg->nwatch_dirs, cfg->instance, out, err);
+
+	if (r >= 0 && (r = openmetrics_check_watch_set(*out, err)) < 0) {
+		bw_watch_set_free(*out);
+		*out = NULL;
+	}
+	return r;
 }
 
 /* Atomic: on any error the running set keeps sampling. */
@@ -507,6 +531,51 @@ static json_t *kernel_json(struct service *s)
 			 "source", info.source == BW_KERNEL_FROM_VMCOREINFO ? "vmcoreinfo" : "vmlinux");
 }
 
+/* The engine's watch states, or every watch pending (with the service state) without an engine. */
+static json_t *watches_status(struct service *s, const json_t *engine_status)
+{
+	json_t *watches = json_incref(json_object_get(engine_status, "watches"));
+
+	if (watches)
+		return watches;
+	watches = json_array();
+	for (size_t i = 0; s->watches && i < bw_watch_set_count(s->watches); i++) {
+		json_t *w = bw_watch_to_json(bw_watch_set_get(s->watches, i));
+
+		json_object_set_new(w, "state", json_string("pending"));
+		json_object_set_new(w, "reason", json_string(state_names[s->state]));
+		json_array_append_new(watches, w);
+	}
+	return watches;
+}
+
+/* The metrics, current values and health as Prometheus text (openmetrics.h). */
+static char *metrics_text(struct service *s, enum openmetrics_dialect dialect)
+{
+	json_t *sample = NULL, *status = NULL, *metrics = metrics_object(s), *watches;
+	struct openmetrics_input in = {
+		.vm = s->cfg->instance, .state = state_names[s->state], .states = state_names,
+		.nstates = sizeof(state_names) / sizeof(state_names[0]), .ticks = s->ticks,
+		.watches = s->watches, .metrics = metrics,
+	};
+	char *text;
+
+	if (s->engine) {
+		bw_engine_sample_json(s->engine, &sample, NULL);
+		bw_engine_status_json(s->engine, &status, NULL);
+	}
+	watches = watches_status(s, status);
+	in.sample = sample;
+	in.status_watches = watches;
+	in.last_tick_wall_ns = json_integer_value(json_object_get(sample, "wall_ns"));
+	text = openmetrics_render(&in, dialect);
+	json_decref(sample);
+	json_decref(status);
+	json_decref(watches);
+	json_decref(metrics);
+	return text;
+}
+
 static json_t *status_reply(struct service *s)
 {
 	json_t *engine = NULL, *watches, *scheduler, *reply;
@@ -523,17 +592,7 @@ static json_t *status_reply(struct service *s)
 	if (s->engine)
 		bw_engine_status_json(s->engine, &engine, NULL);
 	scheduler = engine ? json_incref(json_object_get(engine, "scheduler")) : NULL;
-	watches = engine ? json_incref(json_object_get(engine, "watches")) : NULL;
-	if (!watches) {
-		watches = json_array();
-		for (size_t i = 0; s->watches && i < bw_watch_set_count(s->watches); i++) {
-			json_t *w = bw_watch_to_json(bw_watch_set_get(s->watches, i));
-
-			json_object_set_new(w, "state", json_string("pending"));
-			json_object_set_new(w, "reason", json_string(state_names[s->state]));
-			json_array_append_new(watches, w);
-		}
-	}
+	watches = watches_status(s, engine);
 	server_get_stats(s->server, &st);
 	reply = json_pack("{s:b, s:s, s:o, s:s, s:o, s:o, s:o, s:I, s:I, s:{s:I, s:I, s:I}, s:o,"
 			  " s:{s:I, s:I, s:I}}",
@@ -577,26 +636,24 @@ static json_t *on_request(void *userdata, struct server_client *c, const char *c
 		return status_reply(s);
 	if (!strcmp(cmd, "metrics")) {
 		json_t *format = json_object_get(req, "format");
+		const char *name = json_string_value(format);
 
-		if (format && (!json_is_string(format) ||
-			       (strcmp(json_string_value(format), "json") &&
-				strcmp(json_string_value(format), "openmetrics"))))
-			return server_reply_error("bad_args",
-						  "\"format\" must be \"json\" or \"openmetrics\"");
-		body = metrics_object(s);
-		if (format && !strcmp(json_string_value(format), "openmetrics")) {
-			char *text = openmetrics_render(json_object_get(body, "metrics"),
-							s->cfg->instance);
+		if (format && (!name || (strcmp(name, "json") && strcmp(name, "openmetrics") &&
+					 strcmp(name, "prometheus"))))
+			return server_reply_error("bad_args", "\"format\" must be \"json\", "
+						  "\"openmetrics\" or \"prometheus\"");
+		if (name && strcmp(name, "json")) {
+			char *text = metrics_text(s, !strcmp(name, "openmetrics") ?
+						     OPENMETRICS_1_0 : OPENMETRICS_PROMETHEUS_TEXT);
 			json_t *reply;
 
-			json_decref(body);
 			if (!text)
 				return server_reply_error("internal", "out of memory");
-			reply = json_pack("{s:b, s:s, s:s}", "ok", 1, "format", "openmetrics",
-					  "text", text);
+			reply = json_pack("{s:b, s:s, s:s}", "ok", 1, "format", name, "text", text);
 			free(text);
 			return reply;
 		}
+		body = metrics_object(s);
 		return ok(body);
 	}
 	if (!strcmp(cmd, "sample") || !strcmp(cmd, "maps")) {
@@ -680,6 +737,7 @@ static int on_terminate(sd_event_source *src, const struct signalfd_siginfo *si,
 	log_msg(LOG_INFO, "signal %u: stopping", si->ssi_signo);
 	notify_stopping();
 	write_state_file(s);
+	remove_textfile(s);
 	return sd_event_exit(s->event, 0);
 }
 
@@ -796,6 +854,7 @@ int service_run(struct daemon_config *cfg)
 	       bw_watch_set_count(s.watches), cfg->interval_ms);
 	notify_ready();
 	notify_status("%s", state_names[s.state]);
+	write_textfile(&s);
 	schedule_attach(&s, 0);
 	r = sd_event_loop(s.event);
 	if (r < 0) {
