@@ -575,12 +575,37 @@ class Suite:
         om = request(self.sock, {"cmd": "metrics", "format": "openmetrics"})
         text = om.get("text", "")
         lines = text.split("\n")
-        h.check("metrics in OpenMetrics: format, TYPE and sample lines, # EOF last",
+        types = [l.split()[2] for l in lines if l.startswith("# TYPE ")]
+        helps = [l.split()[2] for l in lines if l.startswith("# HELP ")]
+        h.check("metrics in OpenMetrics: format, HELP before every TYPE, # EOF last",
                 om.get("ok") is True and om.get("format") == "openmetrics" and
-                "# TYPE bw_demo_enqueues gauge" in lines and
-                'bw_demo_fixed_neg{instance="%s"} %d' % (INSTANCE, truth["fixed_neg"]) in lines
-                and 'bw_demo_ident{instance="%s"} %d' % (INSTANCE, truth["ident"]) in lines
-                and text.endswith("# EOF\n"), text[-300:])
+                types and types == helps and text.endswith("# EOF\n"), text[-300:])
+        h.check("OpenMetrics: a scalar-counter is a counter family with a _total sample",
+                "# TYPE bw_demo_enqueues counter" in lines and
+                any(l.startswith('bw_demo_enqueues_total{vm="%s"} ' % INSTANCE) for l in lines) and
+                'bw_demo_ident_total{vm="%s"} %d' % (INSTANCE, truth["ident"]) in lines,
+                text[:600])
+        h.check("OpenMetrics: a gauge's current value, its window mean as its own family",
+                'bw_demo_fixed_neg{vm="%s"} %d' % (INSTANCE, truth["fixed_neg"]) in lines and
+                "# TYPE bw_demo_gauge gauge" in lines and
+                "# TYPE bw_demo_gauge_window_mean gauge" in lines, text[:600])
+        h.check("OpenMetrics: a per-CPU watch has one series per CPU with a cpu label",
+                all(any(l.startswith('bw_demo_runs_pc{vm="%s",cpu="%d"} ' % (INSTANCE, c))
+                        for l in lines) for c in range(GUEST_CPUS)) and
+                all(any(l.startswith('bw_demo_runs_total{vm="%s",cpu="%d"} ' % (INSTANCE, c))
+                        for l in lines) for c in range(GUEST_CPUS)), text[:600])
+        h.check("OpenMetrics: health families (up, state, ticks, watch states)",
+                'bpfwatch_up{vm="%s"} 1' % INSTANCE in lines and
+                'bpfwatch_state{vm="%s",state="sampling"} 1' % INSTANCE in lines and
+                'bpfwatch_state{vm="%s",state="locating-kernel"} 0' % INSTANCE in lines and
+                "# TYPE bpfwatch_ticks counter" in lines and
+                'bpfwatch_watch_state{vm="%s",watch="gauge",state="resolved"} 1' % INSTANCE in lines
+                and not any("instance=" in l for l in lines), text[:600])
+        pt = request(self.sock, {"cmd": "metrics", "format": "prometheus"})
+        plines = pt.get("text", "").split("\n")
+        h.check("metrics in the Prometheus text format: counter families named _total, no # EOF",
+                pt.get("ok") is True and "# TYPE bw_demo_enqueues_total counter" in plines and
+                "# EOF" not in plines, pt.get("text", "")[:300])
         r = request(self.sock, {"cmd": "metrics", "format": "xml"})
         h.check("metrics with an unknown format: bad_args",
                 r.get("ok") is False and r.get("error") == "bad_args", json.dumps(r))
@@ -611,13 +636,13 @@ class Suite:
                     for x in byname.values()), json.dumps(mp)[:600])
 
         prom = os.path.join(self.textfile_dir, INSTANCE + ".prom")
-        want = 'bw_demo_fixed_neg{instance="%s"} %d' % (INSTANCE, truth["fixed_neg"])
+        want = 'bw_demo_fixed_neg{vm="%s"} %d' % (INSTANCE, truth["fixed_neg"])
         # Written about once a second: the first one may predate the first sample.
         text = wait_until(lambda: (lambda t: t if want in t.split("\n") else None)(
             open(prom).read()), 3) or (open(prom).read() if os.path.exists(prom) else "")
         lines = text.split("\n")
-        h.check("TextfileDir= gets <instance>.prom in OpenMetrics",
-                want in lines and text.endswith("# EOF\n") and
+        h.check("TextfileDir= gets <instance>.prom in the Prometheus text format",
+                want in lines and "# TYPE bw_demo_enqueues_total counter" in lines and
                 os.listdir(self.textfile_dir) == [INSTANCE + ".prom"],
                 "%r in %r" % (text[-200:], os.listdir(self.textfile_dir)))
 
@@ -895,6 +920,8 @@ class Suite:
                 os.listdir(self.state_dir) == [INSTANCE + ".state"],
                 repr(os.listdir(self.state_dir)))
         h.check("the socket file is removed at exit", not os.path.exists(self.sock))
+        h.check("the TextfileDir= file is removed at exit (no stale values for node_exporter)",
+                os.listdir(self.textfile_dir) == [], repr(os.listdir(self.textfile_dir)))
         self.guest.stop()
 
     # ---- 7. socket activation
@@ -955,8 +982,22 @@ class Suite:
         h.check("a bad watch drop-in at start: exit 2, naming file:line",
                 rc == 2 and os.path.join(bad_dir, "x.watch:4") in d.stderr(),
                 "exit %s; stderr: %s" % (rc, d.stderr()))
+        clash_dir = h.p("clash.watch.d")
+        os.mkdir(clash_dir)
+        write(os.path.join(clash_dir, "a.watch"),
+              "[Watch]\nMap=.bss\nField=state.gauge\nAggregate=scalar\nLabel=a-b\n")
+        write(os.path.join(clash_dir, "b.watch"),
+              "\n[Watch]\nMap=.bss\nField=state.gauge\nAggregate=scalar\nLabel=a_b\n")
+        d = Daemon(h, "clash", ["--memory", self.ram, "--watch-dir", clash_dir,
+                                "--socket", h.p("bad3.sock")])
+        rc = d.stop(sig=0, timeout=10)
+        h.check("labels that become the same metric name (a-b, a_b): exit 2 naming both files",
+                rc == 2 and os.path.join(clash_dir, "a.watch:1") in d.stderr() and
+                os.path.join(clash_dir, "b.watch:2") in d.stderr(),
+                "exit %s; stderr: %s" % (rc, d.stderr()))
         h.check("a daemon refused at start leaves no socket",
-                not os.path.exists(h.p("bad1.sock")) and not os.path.exists(h.p("bad2.sock")))
+                not os.path.exists(h.p("bad1.sock")) and not os.path.exists(h.p("bad2.sock")) and
+                not os.path.exists(h.p("bad3.sock")))
 
     # ---- every daemon of the run
 
