@@ -17,8 +17,8 @@
  * "stats" reads the statistics of a target ("top" when args has no
  * "target"); an unknown target or request name is errno EINVAL, which is
  * also what the crate answers for any failure it does not tag with an
- * errno.  "stats_meta" describes every statistics struct, keyed by struct
- * name:
+ * errno (a line that is not JSON, a blank line, a missing "req").
+ * "stats_meta" describes every statistics struct, keyed by struct name:
  *
  *   {"top":{"name":"top","top":"true","desc":"...",
  *           "fields":{"KEY":{"datum":"u64","desc":"..."}, ...}}}
@@ -26,20 +26,34 @@
  * A struct attribute "top":"true" marks the root struct.  A field is
  * {"datum":KIND} with KIND one of "i64", "u64", "float", "string" (or
  * {"struct":NAME}, and "array"/"dict" forms, which bpfwatch never
- * produces), plus an optional "desc".  bpfwatch serves one target, "top":
- * its value is the flat run-level metrics object {KEY: number} of the
- * "metrics" command, one field per metric key.
+ * produces), plus an optional "desc".
  *
- * On bpfwatchd's socket a request object with "req" and without "cmd" is
- * an scx_stats request (server.c routes it here); its replies carry no
- * "ok", only the envelope above.
+ * bpfwatch serves one target, "top".  Its fields come from the watch set,
+ * so stats_meta is complete before anything was sampled and stays right
+ * across a scheduler change: one field per run-level metric, named by the
+ * watch's label and the metric's suffix ("runs", "lat_avg", "lat_max"),
+ * the object prefix of the metric key left out.  Kinds: means are
+ * "float"; counters and maxima are "u64" or "i64" by the signedness of
+ * the leaf's BTF type once the watch is resolved ("u64" for counters and
+ * "i64" for maxima before).  A "u64" value is always a JSON number, also
+ * above 2^63; a value that fits no 64-bit integer (a per-CPU sum beyond
+ * 2^64) is left out of that reply rather than sent wrong.
+ *
+ * On bpfwatchd's socket a connection speaks scx_stats from its first
+ * request object that has "req" and no "cmd" (server.c routes it here);
+ * from then on every reply on it, errors included, is the envelope above
+ * and carries no "ok".
  */
 #ifndef BPFWATCH_SCX_STATS_H
 #define BPFWATCH_SCX_STATS_H
 
 #include <stdbool.h>
 
+#include <stddef.h>
+
 #include <jansson.h>
+
+#include "watch.h"
 
 /* The one statistics target and the name of its meta struct. */
 #define SCX_STATS_TOP "top"
@@ -53,17 +67,11 @@ enum scx_stats_kind {
 
 struct scx_stats_source {
 	/*
-	 * The flat metrics object {KEY: number} (a new reference), or NULL
-	 * when none can be produced now (answered with errno ENODATA).  An
-	 * empty object is the normal answer before anything was sampled.
+	 * The "top" value (scx_stats_values()), a new reference, or NULL
+	 * when none can be produced now (answered with errno ENODATA).
 	 */
 	json_t *(*metrics)(void *userdata);
-	/*
-	 * Optional: the "fields" object of the top struct (a new reference),
-	 * built with scx_stats_meta_field().  NULL callback, or a NULL
-	 * return: the fields are derived from the current metrics
-	 * (scx_stats_fields_from_metrics).
-	 */
+	/* The "fields" object of the top struct (scx_stats_fields()), a new reference; NULL: none. */
 	json_t *(*meta_fields)(void *userdata);
 	/* Optional description of the top struct. */
 	const char *desc;
@@ -73,12 +81,26 @@ struct scx_stats_source {
 /* Whether @req is an scx_stats request: an object with "req" and without "cmd". */
 bool scx_stats_is_request(const json_t *req);
 
+/* Whether the request line @line (@n bytes) is an scx_stats request. */
+bool scx_stats_line_is_request(const char *line, size_t n);
+
 /*
  * The response envelope for @req (always a new object, never NULL unless
  * out of memory): "stats" and "stats_meta" answered from @src, anything
  * else EINVAL with a message.
  */
 json_t *scx_stats_handle(const struct scx_stats_source *src, const json_t *req);
+
+/*
+ * The reply line ("\n"-terminated, malloc'd, length in *@len) to one
+ * request line of a connection that speaks scx_stats: a blank line, bad
+ * JSON or a non-object get EINVAL.  NULL only when out of memory.
+ */
+char *scx_stats_answer_line(const struct scx_stats_source *src, const char *line, size_t n,
+			    size_t *len);
+
+/* An error reply line (as scx_stats_answer_line) with @errnum and @msg. */
+char *scx_stats_error_line(int errnum, const char *msg, size_t *len);
 
 /* {"errno":@errnum,"args":{"resp":@resp}}, stealing @resp (NULL: JSON null). */
 json_t *scx_stats_envelope(int errnum, json_t *resp);
@@ -90,15 +112,21 @@ json_t *scx_stats_envelope(int errnum, json_t *resp);
 int scx_stats_meta_field(json_t *fields, const char *key, enum scx_stats_kind kind,
 			 const char *desc);
 
-/*
- * A fields object describing the metrics object @metrics by the JSON type
- * of each value: an integer is "i64", a real "float", a string of digits
- * (a u64 beyond 2^63, see README "Socket protocol") "u64"; other values are
- * left out.  NULL when out of memory.
- */
-json_t *scx_stats_fields_from_metrics(const json_t *metrics);
-
 /* The "stats_meta" value for @fields (stolen): {"top":{"name":"top","top":"true",...}}. */
 json_t *scx_stats_meta(json_t *fields, const char *desc);
+
+/*
+ * The top struct's fields for the watch set @set; @status_watches (the
+ * engine status "watches", may be NULL) gives each resolved leaf's
+ * signedness.  NULL when out of memory.
+ */
+json_t *scx_stats_fields(const struct bw_watch_set *set, const json_t *status_watches);
+
+/*
+ * The top struct's value: each field of scx_stats_fields() that the
+ * metrics reply @metrics_reply ({"window", "metrics"}) holds.  NULL when
+ * out of memory.
+ */
+json_t *scx_stats_values(const struct bw_watch_set *set, const json_t *metrics_reply);
 
 #endif

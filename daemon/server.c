@@ -48,6 +48,7 @@ struct server_client {
 	size_t out_head, out_len, out_cap;
 
 	bool subscriber;
+	bool scx;			/* speaks scx_stats (scx_stats.h): every reply is its envelope */
 	bool eof;			/* the client shut down its write side */
 	bool dead;			/* closed while busy: freed when the callback unwinds */
 	unsigned int busy;		/* > 0 while one of its callbacks runs */
@@ -325,20 +326,35 @@ static json_t *dispatch(struct server_client *c, const char *line, size_t n)
 			reply = server_reply_error("unknown_cmd", "no commands are served");
 		else
 			reply = s->h.request(s->userdata, c, json_string_value(cmd), req);
-	} else if (scx_stats_is_request(req)) {
-		const struct scx_stats_source src = {
-			.metrics = s->h.scx_metrics,
-			.meta_fields = s->h.scx_meta_fields,
-			.desc = "bpfwatch run-level metrics of the guest's sched_ext scheduler",
-			.userdata = s->userdata,
-		};
-
-		reply = scx_stats_handle(&src, req);
 	} else {
 		reply = server_reply_error("bad_args", "a request needs \"cmd\"");
 	}
 	json_decref(req);
 	return reply;
+}
+
+/* One reply line of a connection that speaks scx_stats (NULL @line: the line was too long). */
+static void scx_reply(struct server_client *c, const char *line, size_t n)
+{
+	const struct scx_stats_source src = {
+		.metrics = c->srv->h.scx_metrics,
+		.meta_fields = c->srv->h.scx_meta_fields,
+		.desc = "bpfwatch run-level metrics of the guest's sched_ext scheduler",
+		.userdata = c->srv->userdata,
+	};
+	char *text;
+	size_t len;
+
+	text = line ? scx_stats_answer_line(&src, line, n, &len) :
+		      scx_stats_error_line(E2BIG, "request line too long", &len);
+	if (!text) {
+		static const char fallback[] = "{\"errno\":12,\"args\":{\"resp\":\"out of memory\"}}\n";
+
+		client_queue_line(c, fallback, sizeof(fallback) - 1);
+		return;
+	}
+	client_queue_line(c, text, len);
+	free(text);
 }
 
 static void handle_line(struct server_client *c, const char *line, size_t n)
@@ -347,17 +363,26 @@ static void handle_line(struct server_client *c, const char *line, size_t n)
 
 	for (i = 0; i < n && is_json_space(line[i]); i++)
 		;
-	if (i == n)
+	/* The scx_stats crate answers a blank line too (EINVAL); bpfwatch's protocol skips it. */
+	if (i == n && !c->scx)
 		return;
 	c->srv->stats.requests++;
-	client_reply(c, dispatch(c, line, n));
+	if (!c->scx && scx_stats_line_is_request(line, n))
+		c->scx = true;
+	if (c->scx)
+		scx_reply(c, line, n);
+	else
+		client_reply(c, dispatch(c, line, n));
 }
 
 static void reply_too_large(struct server_client *c)
 {
 	c->srv->stats.requests++;
-	client_reply(c, server_reply_error("too_large", "request line longer than %d bytes; "
-					   "discarded up to its newline", SERVER_REQUEST_MAX));
+	if (c->scx)
+		scx_reply(c, NULL, 0);
+	else
+		client_reply(c, server_reply_error("too_large", "request line longer than %d bytes; "
+						   "discarded up to its newline", SERVER_REQUEST_MAX));
 }
 
 /* Answer the complete lines buffered, as far as the output bound allows. */

@@ -700,11 +700,24 @@ static json_t *on_request(void *userdata, struct server_client *c, const char *c
 
 static json_t *on_scx_metrics(void *userdata)
 {
-	json_t *m = metrics_object(userdata);
-	json_t *flat = json_incref(json_object_get(m, "metrics"));
+	struct service *s = userdata;
+	json_t *m = metrics_object(s), *values = scx_stats_values(s->watches, m);
 
 	json_decref(m);
-	return flat;
+	return values;
+}
+
+/* From the watch set, so complete before the first sample; signedness once resolved. */
+static json_t *on_scx_meta_fields(void *userdata)
+{
+	struct service *s = userdata;
+	json_t *status = NULL, *fields;
+
+	if (s->engine)
+		bw_engine_status_json(s->engine, &status, NULL);
+	fields = scx_stats_fields(s->watches, json_object_get(status, "watches"));
+	json_decref(status);
+	return fields;
 }
 
 /* ---- signals, watchdog, state file ------------------------------------------ */
@@ -769,6 +782,7 @@ static int open_server(struct service *s, struct bw_error *err)
 	struct server_handlers handlers = {
 		.request = on_request,
 		.scx_metrics = on_scx_metrics,
+		.scx_meta_fields = on_scx_meta_fields,
 	};
 	int fd = -1, r;
 

@@ -656,17 +656,17 @@ class Suite:
 
         r = request(self.sock, {"req": "stats"})
         resp = (r.get("args") or {}).get("resp") or {}
-        h.check("scx_stats stats: the flat metrics",
-                r.get("errno") == 0 and isinstance(resp.get("bw_demo_enqueues"), int),
-                json.dumps(r)[:400])
+        h.check("scx_stats stats: the run-level metrics by label, a u64 as a number",
+                r.get("errno") == 0 and isinstance(resp.get("enqueues"), int) and
+                resp.get("ident") == truth["ident"], json.dumps(r)[:400])
         r = request(self.sock, {"req": "stats_meta"})
         meta = (r.get("args") or {}).get("resp") or {}
         fields = {}
         for v in meta.values():
             fields.update(v.get("fields", {}))
         h.check("scx_stats stats_meta: a field per metric",
-                r.get("errno") == 0 and "bw_demo_enqueues" in fields and
-                "bw_demo_runs_pc_avg" in fields, json.dumps(r)[:400])
+                r.get("errno") == 0 and "enqueues" in fields and
+                "runs_pc_avg" in fields, json.dumps(r)[:400])
 
         before = request(self.sock, {"cmd": "metrics"}).get("window", {})
         time.sleep(0.2)
