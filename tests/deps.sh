@@ -9,6 +9,8 @@ packages=(
     clang llvm
     qemu-system-x86 busybox-static cpio zstd
     python3 systemd man-db groff-base
+    prometheus prometheus-node-exporter curl
+    systemd-container mmdebstrap
 )
 
 missing=()

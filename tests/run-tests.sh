@@ -5,8 +5,10 @@
 #
 # Environment: B (build dir of the test binaries: build or build-san),
 # O (where bpfwatchd lives: . or build-san), BW_TESTS (optional glob filter),
-# BW_SUITES (which suites: any of "unit daemon e2e"; default all three.
-# `make check-unit` runs "unit daemon": no network, no root, no guest).
+# BW_SUITES (which suites: any of "unit daemon system e2e"; default all.
+# `make check-unit` runs "unit daemon": no network, no root, no guest;
+# "system" runs the programs under the real tools: Prometheus, node_exporter,
+# systemd as PID 1 in a container).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -15,7 +17,7 @@ O=${O:-.}
 export B O BPFWATCHD="$O/daemon/bpfwatchd" BPFWATCHCTL="$O/daemon/bpfwatchctl"
 export BW_TEST_DATA="$PWD/tests/data"
 filter=${BW_TESTS:-*}
-suites=" ${BW_SUITES:-unit daemon e2e} "
+suites=" ${BW_SUITES:-unit daemon system e2e} "
 suite_on() { [[ $suites == *" $1 "* ]]; }
 passed=0 failed=0 failures=()
 log_dir="$B/test-logs"
@@ -51,6 +53,7 @@ done
 
 scripts=()
 suite_on daemon && scripts+=(tests/daemon/test_*.sh)
+suite_on system && scripts+=(tests/system/test_*.sh)
 suite_on e2e && scripts+=(tests/e2e/test_*.sh)
 for script in "${scripts[@]}"; do
     [ -x "$script" ] || continue
