@@ -9,7 +9,7 @@ packages=(
     clang llvm
     qemu-system-x86 busybox-static cpio zstd
     python3 systemd man-db groff-base
-    prometheus prometheus-node-exporter curl
+    prometheus prometheus-node-exporter python3-prometheus-client
     systemd-container mmdebstrap
 )
 
