@@ -49,14 +49,11 @@ t0=$(date +%s)
 root_cache=$(tests/system/build-root.sh "$CACHE") || { fail "cannot build the Debian 12 root"; finish; }
 echo "# root $root_cache ($(( $(date +%s) - t0 )) s)"
 
+. tests/system/nspawn.sh
 tmp=$(mktemp -d /tmp/bwns.XXXXXX) || exit 1
-nspawn_pid= guest_pid= leader=
+guest_pid=
 cleanup() {
-    if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
-        kill -TERM "$nspawn_pid" 2>/dev/null
-        for _ in $(seq 1 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$nspawn_pid" 2>/dev/null
-    fi
+    nspawn_stop
     [ -n "$guest_pid" ] && kill "$guest_pid" 2>/dev/null
     wait 2>/dev/null
     mountpoint -q "$tmp/shm" && umount "$tmp/shm"
@@ -99,41 +96,27 @@ chmod 0600 "$tmp/shm/vm1.ram"
 ram_ino=$(stat -c %i "$tmp/shm/vm1.ram")
 
 t1=$(date +%s)
-systemd-nspawn --boot --quiet -D "$root" --machine="bw-$$" --register=no --keep-unit \
-    --console=pipe --bind="$tmp/shm:/dev/shm" </dev/null >"$tmp/console.log" 2>&1 &
-nspawn_pid=$!
-ct() { timeout 60 nsenter -t "$leader" -a -- "$@"; }
-# The container's PID 1 is nspawn's child once it runs systemd (an
-# intermediate child comes and goes before).
-state=
-for _ in $(seq 1 600); do
-    leader=$(ps -o pid=,comm= --ppid "$nspawn_pid" 2>/dev/null | awk '$2 == "systemd" { print $1; exit }')
-    [ -n "$leader" ] && state=$(ct systemctl is-system-running 2>/dev/null)
-    case $state in running|degraded) break ;; esac
-    kill -0 "$nspawn_pid" 2>/dev/null || break
-    sleep 0.1
-done
-if [ "$state" != running ]; then
-    fail "the container's systemd is not running ($state):"
-    { ct systemctl --failed --no-pager; tail -n 20 "$tmp/console.log"; } 2>&1 | sed 's/^/    /'
+if ! nspawn_boot "$root" "bw-$$" "$tmp/console.log" --bind="$tmp/shm:/dev/shm"; then
+    fail "the container's systemd is not running ($nspawn_state):"
+    { ct 10 systemctl --failed --no-pager; tail -n 20 "$tmp/console.log"; } 2>&1 | sed 's/^/    /'
     finish
 fi
-pass "Debian 12 booted under systemd-nspawn: $(ct systemctl --version | head -n1) ($(( $(date +%s) - t1 )) s)"
+pass "Debian 12 booted under systemd-nspawn: $(ct 60 systemctl --version | head -n1) ($(( $(date +%s) - t1 )) s)"
 
-ct setfacl -m u:bpfwatch:r /dev/shm/vm1.ram
+ct 60 setfacl -m u:bpfwatch:r /dev/shm/vm1.ram
 check "the RAM file: 0600 root, readable by user bpfwatch through an ACL entry only" \
-    ct runuser -u bpfwatch -- test -r /dev/shm/vm1.ram
+    ct 60 runuser -u bpfwatch -- test -r /dev/shm/vm1.ram
 
-ct systemctl daemon-reload
-ct systemctl enable --now bpfwatchd@vm1.socket >/dev/null 2>&1
+ct 60 systemctl daemon-reload
+ct 60 systemctl enable --now bpfwatchd@vm1.socket >/dev/null 2>&1
 check "the socket listens, the service is not started yet" \
-    test "$(ct systemctl is-active bpfwatchd@vm1.socket)/$(ct systemctl is-active bpfwatchd@vm1.service)" = active/inactive
-out=$(ct bpfwatchctl -i vm1 status 2>&1)
+    test "$(ct 60 systemctl is-active bpfwatchd@vm1.socket)/$(ct 60 systemctl is-active bpfwatchd@vm1.service)" = active/inactive
+out=$(ct 60 bpfwatchctl -i vm1 status 2>&1)
 check "socket activation: the first client starts the service and gets its answer" \
     grep -q "state" <<<"$out"
-check "READY=1: the service is active" test "$(ct systemctl is-active bpfwatchd@vm1.service)" = active
+check "READY=1: the service is active" test "$(ct 60 systemctl is-active bpfwatchd@vm1.service)" = active
 
-status_text() { ct systemctl show -P StatusText bpfwatchd@vm1.service; }
+status_text() { ct 60 systemctl show -P StatusText bpfwatchd@vm1.service; }
 wait_status() { # text
     for _ in $(seq 1 200); do
         [[ $(status_text) == *"$1"* ]] && return 0
@@ -143,67 +126,67 @@ wait_status() { # text
 }
 check "STATUS=: sampling (the sandboxed daemon reads the RAM file)" wait_status sampling
 echo "# systemctl status bpfwatchd@vm1.service:"
-ct systemctl status --no-pager --lines=8 bpfwatchd@vm1.service | sed 's/^/    /'
-ct bpfwatchctl -i vm1 wait bw_demo_enqueues --timeout 20 >/dev/null
+ct 60 systemctl status --no-pager --lines=8 bpfwatchd@vm1.service | sed 's/^/    /'
+ct 60 bpfwatchctl -i vm1 wait bw_demo_enqueues --timeout 20 >/dev/null
 check "bpfwatchctl in the container reads the guest's metrics" \
-    ct bpfwatchctl -i vm1 assert 'bw_demo_enqueues > 0'
+    ct 60 bpfwatchctl -i vm1 assert 'bw_demo_enqueues > 0'
 
 # Reload: accepted, then refused (a bad drop-in) with a failing systemctl reload.
-ct systemctl reload bpfwatchd@vm1.service
+ct 60 systemctl reload bpfwatchd@vm1.service
 check "systemctl reload with a good set: exit 0" test $? -eq 0
 printf '[Watch]\nMap=.bss\nField=state.gauge\nAggregate=bogus\nLabel=bad\n' \
     >"$root/etc/bpfwatch/vm1.watch.d/z-bad.watch"
-out=$(ct systemctl reload bpfwatchd@vm1.service 2>&1)
+out=$(ct 60 systemctl reload bpfwatchd@vm1.service 2>&1)
 rc=$?
 check "systemctl reload with a refused set: exit $rc (non-zero)" test "$rc" -ne 0
 check "the refused set keeps the old watches running" \
-    test "$(ct systemctl is-active bpfwatchd@vm1.service)" = active
-journal_err=$(ct journalctl -u bpfwatchd@vm1.service -p err -o cat --no-pager)
+    test "$(ct 60 systemctl is-active bpfwatchd@vm1.service)" = active
+journal_err=$(ct 60 journalctl -u bpfwatchd@vm1.service -p err -o cat --no-pager)
 check "the refusal is in the journal at priority err, naming file:line" \
     grep -q "z-bad.watch:4" <<<"$journal_err"
-journal_all=$(ct journalctl -u bpfwatchd@vm1.service -o cat --no-pager)
+journal_all=$(ct 60 journalctl -u bpfwatchd@vm1.service -o cat --no-pager)
 check "journal lines do not repeat the program name" \
     bash -c '! grep -q "^bpfwatchd: " <<<"$1"' _ "$journal_all"
 rm -f "$root/etc/bpfwatch/vm1.watch.d/z-bad.watch"
-ct systemctl reload bpfwatchd@vm1.service
+ct 60 systemctl reload bpfwatchd@vm1.service
 check "systemctl reload after the fix: exit 0" test $? -eq 0
 
 # Watchdog: a hung daemon is killed and restarted.
-pid1=$(ct systemctl show -P MainPID bpfwatchd@vm1.service)
-restarts1=$(ct systemctl show -P NRestarts bpfwatchd@vm1.service)
-ct /bin/sh -c "kill -STOP $pid1"
+pid1=$(ct 60 systemctl show -P MainPID bpfwatchd@vm1.service)
+restarts1=$(ct 60 systemctl show -P NRestarts bpfwatchd@vm1.service)
+ct 60 /bin/sh -c "kill -STOP $pid1"
 restarted=
 for _ in $(seq 1 300); do
-    pid2=$(ct systemctl show -P MainPID bpfwatchd@vm1.service)
+    pid2=$(ct 60 systemctl show -P MainPID bpfwatchd@vm1.service)
     if [ "$pid2" != "$pid1" ] && [ "$pid2" != 0 ] &&
-        [ "$(ct systemctl is-active bpfwatchd@vm1.service)" = active ]; then
+        [ "$(ct 60 systemctl is-active bpfwatchd@vm1.service)" = active ]; then
         restarted=1; break
     fi
     sleep 0.1
 done
-check "watchdog: a stopped daemon is killed and restarted (MainPID $pid1 -> ${pid2:-?}, NRestarts $restarts1 -> $(ct systemctl show -P NRestarts bpfwatchd@vm1.service))" \
+check "watchdog: a stopped daemon is killed and restarted (MainPID $pid1 -> ${pid2:-?}, NRestarts $restarts1 -> $(ct 60 systemctl show -P NRestarts bpfwatchd@vm1.service))" \
     test -n "$restarted"
 check "watchdog: the journal says so" \
-    bash -c 'grep -qi "watchdog timeout" <<<"$1"' _ "$(ct journalctl -u bpfwatchd@vm1.service -o cat --no-pager)"
+    bash -c 'grep -qi "watchdog timeout" <<<"$1"' _ "$(ct 60 journalctl -u bpfwatchd@vm1.service -o cat --no-pager)"
 check "after the restart: sampling again" wait_status sampling
 
 # Stop: the state file is written; the RAM file survives every stop and restart.
-ct systemctl stop bpfwatchd@vm1.service
+ct 60 systemctl stop bpfwatchd@vm1.service
 check "stop: the state file holds the final metrics" \
     grep -q '"bw_demo_enqueues"' "$root/var/lib/bpfwatch/vm1.json"
 check "stop: the RAM file is still there (same inode), the guest still running" \
     test "$(stat -c %i "$tmp/shm/vm1.ram" 2>/dev/null)" = "$ram_ino" -a -d "/proc/$guest_pid"
-ct systemctl start bpfwatchd@vm1.service
+ct 60 systemctl start bpfwatchd@vm1.service
 check "start again: sampling" wait_status sampling
-ct systemctl restart bpfwatchd@vm1.service
+ct 60 systemctl restart bpfwatchd@vm1.service
 check "restart: sampling" wait_status sampling
-ct systemctl stop bpfwatchd@vm1.service bpfwatchd@vm1.socket
+ct 60 systemctl stop bpfwatchd@vm1.service bpfwatchd@vm1.socket
 check "after stop, restart and stop: the RAM file is still there" \
     test "$(stat -c %i "$tmp/shm/vm1.ram" 2>/dev/null)" = "$ram_ino"
 
 exposure() { # label, unit
     local out value
-    out=$(ct systemd-analyze security --no-pager "$2" 2>&1)
+    out=$(ct 60 systemd-analyze security --no-pager "$2" 2>&1)
     value=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9][0-9.]*\).*/\1/p' <<<"$out")
     echo "# systemd-analyze security $2 (in the container):"
     grep -E '✗|Overall' <<<"$out" | sed 's/^/    /'
