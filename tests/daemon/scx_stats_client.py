@@ -61,9 +61,11 @@ def main():
         watch_dir = h.p("watch.d")
         os.mkdir(watch_dir)
         dh.write(os.path.join(watch_dir, "demo.watch"), dh.DEMO_WATCH)
-        sock, ram = h.p("d.sock"), h.p("guest.ram")
-        daemon = dh.Daemon(h, "scx", ["--memory", ram, "--watch-dir", watch_dir, "--socket", sock,
-                                      "--interval-ms", "20", "--instance", "scx"])
+        sock, ram, conf = h.p("d.sock"), h.p("guest.ram"), h.p("scx.conf")
+        # A TextfileDir that cannot be written: logged once, not once a second.
+        dh.write(conf, "[Metrics]\nTextfileDir=%s\n" % h.p("no-such-dir"))
+        daemon = dh.Daemon(h, "scx", ["--config", conf, "--memory", ram, "--watch-dir", watch_dir,
+                                      "--socket", sock, "--interval-ms", "20", "--instance", "scx"])
         dh.wait_until(lambda: os.path.exists(sock), 10)
         conn = dh.Conn(sock)
         h.conns.append(conn)
@@ -120,6 +122,12 @@ def main():
         h.check("the connection still serves stats after the errors",
                 envelope_ok(r) and r["errno"] == 0 and r["args"]["resp"].get("ident") ==
                 truth["ident"], json.dumps(r)[:300])
+        # Three textfile periods (1 s each) of sampling, counted in ticks of 20 ms.
+        dh.wait_until(lambda: dh.request(sock, {"cmd": "status"}).get("ticks", 0) >= 160, 20,
+                      interval=0.2)
+        tf_lines = [l for l in daemon.stderr().splitlines() if "TextfileDir:" in l]
+        h.check("a TextfileDir that cannot be written is logged once, not every second",
+                len(tf_lines) == 1, repr(tf_lines))
         guest.stop()
         rc = daemon.stop()
         h.check("the daemon stops cleanly", rc == 0, "exit %s: %s" % (rc, daemon.stderr()[-800:]))

@@ -142,6 +142,16 @@ expect_line $sock "ListenStream=/run/bpfwatch/%i.sock" "the socket path of DESIG
 expect_line $sock "SocketMode=0660" "only owner and group connect"
 expect_line $sock "SocketGroup=bpfwatch" "clients in group bpfwatch"
 
+for prog in "$bpfwatchd" "$bpfwatchctl"; do
+    name=$(basename "$prog")
+    out=$("$prog" --version 2>&1)
+    if [ $? -eq 0 ] && [[ $out == "$name "[0-9]* ]]; then
+        pass "$name --version: $out"
+    else
+        fail "$name --version: \"$out\""
+    fi
+done
+
 # ------------------------------------------------- sysusers and tmpfiles --
 root=$tmp/root
 mkdir -p "$root/etc" "$root/usr/lib/sysusers.d" "$root/usr/lib/tmpfiles.d"
