@@ -38,15 +38,10 @@ fi
 
 t0=$(date +%s)
 root_cache=$(tests/system/build-root.sh "$CACHE") || { fail "cannot build the Debian 12 root"; finish; }
+. tests/system/nspawn.sh
 tmp=$(mktemp -d /tmp/bwfresh.XXXXXX) || exit 1
-nspawn_pid= leader=
 cleanup() {
-    if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
-        kill -TERM "$nspawn_pid" 2>/dev/null
-        for _ in $(seq 1 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$nspawn_pid" 2>/dev/null
-    fi
-    wait 2>/dev/null
+    nspawn_stop
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -58,23 +53,8 @@ rm -f "$root/.complete"
 git clone --quiet --no-local "$top" "$root/root/bpfwatch" || { fail "git clone"; finish; }
 echo "# clean clone of $(git -C "$root/root/bpfwatch" log -1 --format='%h %s')"
 
-systemd-nspawn --boot --quiet -D "$root" --machine="bwfresh-$$" --register=no --keep-unit \
-    --console=pipe --resolv-conf=copy-host </dev/null >"$tmp/console.log" 2>&1 &
-nspawn_pid=$!
-# The commands run with a login-like environment, not the test's.
-ct() {
-    timeout "$1" nsenter -t "$leader" -a -- env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
-        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "${@:2}"
-}
-state=
-for _ in $(seq 1 600); do
-    leader=$(ps -o pid=,comm= --ppid "$nspawn_pid" 2>/dev/null | awk '$2 == "systemd" { print $1; exit }')
-    [ -n "$leader" ] && state=$(ct 10 systemctl is-system-running 2>/dev/null)
-    case $state in running|degraded) break ;; esac
-    kill -0 "$nspawn_pid" 2>/dev/null || break
-    sleep 0.1
-done
-[ "$state" = running ] || { fail "the container did not boot ($state)"; finish; }
+nspawn_boot "$root" "bwfresh-$$" "$tmp/console.log" --resolv-conf=copy-host ||
+    { fail "the container did not boot ($nspawn_state)"; finish; }
 pass "a fresh Debian 12 container booted"
 
 log=$B/test-logs/fresh-machine.log
