@@ -189,7 +189,7 @@ exposure() { # label, unit
     out=$(ct 60 systemd-analyze security --no-pager "$2" 2>&1)
     value=$(sed -n 's/.*Overall exposure level for [^:]*: \([0-9][0-9.]*\).*/\1/p' <<<"$out")
     echo "# systemd-analyze security $2 (in the container):"
-    grep -E '✗|Overall' <<<"$out" | sed 's/^/    /'
+    sed 's/^/    /' <<<"$out"
     if [ -n "$value" ] && awk -v v="$value" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(v <= m) }'; then
         pass "systemd-analyze security $1: $value <= $MAX_EXPOSURE"
     else
