@@ -29,7 +29,8 @@ SYSTEMD_LIBDIR ?= $(EXEC_PREFIX)/lib
 UNITDIR ?= $(SYSTEMD_LIBDIR)/systemd/system
 TMPFILESDIR ?= $(SYSTEMD_LIBDIR)/tmpfiles.d
 SYSUSERSDIR ?= $(SYSTEMD_LIBDIR)/sysusers.d
-SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+# The daemon looks for its drop-ins in SYSCONFDIR/bpfwatch (compiled in).
+SYSCONFDIR ?= /etc
 DESTDIR ?=
 CC ?= cc
 PKG_CONFIG ?= pkg-config
@@ -58,7 +59,7 @@ PKG_LIBS = $(eval PKG_LIBS := $(call pkg_query,--libs,$(PKGS)) -lm)$(PKG_LIBS)
 CHECK_CFLAGS = $(eval CHECK_CFLAGS := $(call pkg_query,--cflags,check))$(CHECK_CFLAGS)
 CHECK_LIBS = $(eval CHECK_LIBS := $(call pkg_query,--libs,check))$(CHECK_LIBS)
 OPT ?= -O2
-CFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE -DBW_VERSION='"$(VERSION)"' $(OPT) -g -fPIC $(WARN) $(SAN_FLAGS) \
+CFLAGS_ALL = -std=gnu11 -D_GNU_SOURCE -DBW_VERSION='"$(VERSION)"' -DBW_SYSCONFDIR='"$(SYSCONFDIR)"' $(OPT) -g -fPIC $(WARN) $(SAN_FLAGS) \
 	-Ilib $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(SAN_FLAGS) $(LDFLAGS)
 

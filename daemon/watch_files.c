@@ -13,6 +13,11 @@
 
 #include "ini.h"
 
+/* The admin's drop-ins live in SYSCONFDIR/bpfwatch (the Makefile passes it). */
+#ifndef BW_SYSCONFDIR
+#define BW_SYSCONFDIR "/etc"
+#endif
+
 #define WATCH_SUFFIX ".watch"
 
 /* The shared tokenizer's caps are the ones watch_files.h promises. */
@@ -214,7 +219,8 @@ static bool instance_char_ok(char c)
 int watch_dirs_default(const char *root, const char *instance, char ***dirs, size_t *n,
 		       struct bw_error *err)
 {
-	static const char *const levels[] = { "/etc/bpfwatch", "/run/bpfwatch", "/usr/lib/bpfwatch" };
+	static const char *const levels[] = { BW_SYSCONFDIR "/bpfwatch", "/run/bpfwatch",
+					      "/usr/lib/bpfwatch" };
 	char q[INI_QUOTE_BUF];
 	char **out;
 	size_t i, count = 0, rlen;
