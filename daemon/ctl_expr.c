@@ -337,6 +337,12 @@ const char *ctl_num_format(const struct ctl_num *n, char *buf, size_t len)
 		snprintf(buf, len, "%s", isnan(n->real) ? "nan" : n->real < 0 ? "-inf" : "inf");
 		return buf;
 	}
+	/* A mean that is a whole number reads best as its digits ("5000000",
+	 * not "5e+06"); below 2^64 every such double prints exactly. */
+	if (n->real == trunc(n->real) && fabs(n->real) < 18446744073709551616.0) {
+		snprintf(buf, len, "%.0f", n->real == 0 ? 0.0 : n->real);
+		return buf;
+	}
 	for (p = 1; p <= 17; p++) {
 		snprintf(buf, len, "%.*g", p, n->real);
 		if (strtod(buf, NULL) == n->real)

@@ -330,6 +330,15 @@ START_TEST(test_num_format)
 	ck_assert_str_eq(ctl_num_format(&n, buf, sizeof(buf)), "1e+20");
 	n = ctl_num_from_double(9007199254740992.0);
 	ck_assert_str_eq(ctl_num_format(&n, buf, sizeof(buf)), "9007199254740992");
+	/* Whole-number means print as digits up to 2^64, exactly. */
+	n = ctl_num_from_double(5e6);
+	ck_assert_str_eq(ctl_num_format(&n, buf, sizeof(buf)), "5000000");
+	n = ctl_num_from_double(-3e6);
+	ck_assert_str_eq(ctl_num_format(&n, buf, sizeof(buf)), "-3000000");
+	n = ctl_num_from_double(-0.0);
+	ck_assert_str_eq(ctl_num_format(&n, buf, sizeof(buf)), "0");
+	n = ctl_num_from_double(1.8e19);
+	ck_assert_str_eq(ctl_num_format(&n, buf, sizeof(buf)), "18000000000000000000");
 	n = ctl_num_from_double(-2.5e-7);
 	ck_assert_str_eq(ctl_num_format(&n, buf, sizeof(buf)), "-2.5e-07");
 	n = ctl_num_from_double(NAN);
