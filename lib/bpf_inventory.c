@@ -324,6 +324,20 @@ static int scx_layout(struct bw_kernel *k, const struct btf *btf, struct bw_bpf_
 	return 0;
 }
 
+/* Optional: a kernel without these still has its maps read, only without program ties. */
+static void prog_ties_layout(struct bw_kernel *k, const struct btf *btf, struct bw_bpf_layout *l)
+{
+	l->has_prog_ties =
+		bw_kernel_symbol(k, "prog_idr", &l->prog_idr, NULL) == 0 &&
+		member(btf, "struct bpf_struct_ops_map", "uvalue", 8, &l->struct_ops_uvalue,
+		       NULL) == 0 &&
+		member(btf, "struct bpf_prog", "aux", 8, &l->prog_aux, NULL) == 0 &&
+		member(btf, "struct bpf_prog_aux", "id", 4, &l->aux_id, NULL) == 0 &&
+		member(btf, "struct bpf_prog_aux", "used_maps", 8, &l->aux_used_maps, NULL) == 0 &&
+		member(btf, "struct bpf_prog_aux", "used_map_cnt", 4, &l->aux_used_map_cnt,
+		       NULL) == 0;
+}
+
 int bw_bpf_layout_init(struct bw_kernel *k, struct bw_bpf_layout *l, struct bw_error *err)
 {
 	const struct btf *btf = bw_kernel_btf(k);
@@ -365,6 +379,7 @@ int bw_bpf_layout_init(struct bw_kernel *k, struct bw_bpf_layout *l, struct bw_e
 	r = bw_btf_struct_size(btf, "struct btf", &l->btf_size, err);
 	if (r < 0)
 		return r;
+	prog_ties_layout(k, btf, l);
 	/* Every field we take from the one read must lie inside it. */
 	{
 		const uint64_t ends[] = {
@@ -391,6 +406,17 @@ int bw_bpf_layout_init(struct bw_kernel *k, struct bw_bpf_layout *l, struct bw_e
 	    (r = bw_btf_enum_value(btf, "BPF_MAP_TYPE_STRUCT_OPS", &l->type_struct_ops, err)) < 0)
 		return r;
 	fill_type_names(btf, l);
+	{
+		static const char *const names[] = { "BPF_MAP_TYPE_HASH", "BPF_MAP_TYPE_PERCPU_HASH",
+			"BPF_MAP_TYPE_LRU_HASH", "BPF_MAP_TYPE_LRU_PERCPU_HASH" };
+		int64_t *types[] = { &l->type_hash, &l->type_percpu_hash, &l->type_lru_hash,
+				     &l->type_lru_percpu_hash };
+
+		for (size_t i = 0; i < 4; i++)
+			if (bw_btf_enum_value(btf, names[i], types[i], NULL) < 0)
+				*types[i] = -1;
+		bw_htab_layout_init(btf, &l->htab, NULL);
+	}
 	r = scx_layout(k, btf, l, err);
 	if (r < 0)
 		return bw_error_prefix(err, "sched_ext layout of the guest kernel");
@@ -794,6 +820,162 @@ out:
 	return 0;
 }
 
+/* ---- maps tied through the scheduler's programs ---- */
+
+/*
+ * A map declared with bare key_size/value_size has no BTF in the kernel,
+ * so it joins no object above; the scheduler's programs use it all the
+ * same.  bpf_struct_ops_map_update_elem() (kernel/bpf/bpf_struct_ops.c,
+ * every version since 5.6) stores the id of each callback's program in
+ * the map's uvalue->data at that callback's offset, and the verifier lists
+ * every map a program references in prog->aux->used_maps[used_map_cnt]
+ * (include/linux/bpf.h).  prog_idr holds the programs by id.  A map
+ * reached that way joins the active object only when it belongs to no
+ * object: a map with another object's BTF stays where it is, so another
+ * object's maps are never read as the scheduler's.
+ */
+
+/*
+ * MAX_USED_MAPS is 64 (kernel/bpf/verifier.c); a count above this bound is
+ * garbage, and it bounds what one program makes us read.
+ */
+#define USED_MAPS_MAX 1024
+/* Programs visited in one walk of prog_idr, like maps in map_idr. */
+#define PROGS_VISITED_MAX BW_BPF_MAX_MAPS
+
+struct prog_find {
+	const uint64_t *ids;		/* the callbacks' program ids, distinct */
+	unsigned int nids;
+	struct idr_entry found[BW_SCX_OPS_FN_MAX];
+	unsigned int nfound;
+	unsigned int visited;
+};
+
+static int find_prog(void *ctx, uint64_t id, uint64_t entry)
+{
+	struct prog_find *f = ctx;
+
+	if (f->visited++ >= PROGS_VISITED_MAX)
+		return 1;
+	for (unsigned int i = 0; i < f->nids; i++)
+		if (f->ids[i] == id && f->nfound < BW_SCX_OPS_FN_MAX)
+			f->found[f->nfound++] = (struct idr_entry){ .id = (uint32_t)id, .ptr = entry };
+	return 0;
+}
+
+static int index_cmp(const void *a, const void *b)
+{
+	unsigned int x = *(const unsigned int *)a, y = *(const unsigned int *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Map @idx joins object @obj (its index list stays in id order). */
+static int join_object(struct bw_bpf_inventory *inv, int obj, unsigned int idx)
+{
+	struct bw_bpf_object *o = &inv->objects[obj];
+	unsigned int *maps = realloc(o->maps, (o->nmaps + 1) * sizeof(*maps));
+
+	if (!maps)
+		return -ENOMEM;
+	o->maps = maps;
+	o->maps[o->nmaps++] = idx;
+	qsort(o->maps, o->nmaps, sizeof(*o->maps), index_cmp);
+	inv->maps[idx].object = obj;
+	inv->maps[idx].by_programs = true;
+	inv->scx.tied_maps++;
+	return 0;
+}
+
+/* The maps one program uses: those in no object join @obj. */
+static int tie_program_maps(struct bw_kernel *k, const struct bw_bpf_layout *l,
+			    struct bw_bpf_inventory *inv, const struct idr_entry *p, int obj)
+{
+	uint64_t aux = 0, used = 0, ptrs[64];
+	uint32_t id = 0, cnt = 0;
+
+	if (!kernel_pointer(p->ptr) ||
+	    bw_kernel_read(k, p->ptr + l->prog_aux, &aux, 8, NULL) < 0 || !kernel_pointer(aux) ||
+	    bw_kernel_read(k, aux + l->aux_id, &id, 4, NULL) < 0 || id != p->id ||
+	    bw_kernel_read(k, aux + l->aux_used_map_cnt, &cnt, 4, NULL) < 0 ||
+	    cnt > USED_MAPS_MAX ||
+	    bw_kernel_read(k, aux + l->aux_used_maps, &used, 8, NULL) < 0 ||
+	    (cnt && !kernel_pointer(used))) {
+		inv->scx.tie_problem = "a program of the active scheduler does not read as a live "
+				       "program";
+		return 0;
+	}
+	inv->scx.programs++;
+	for (uint32_t done = 0; done < cnt;) {
+		uint32_t n = cnt - done < 64 ? cnt - done : 64;
+
+		if (bw_kernel_read(k, used + 8ULL * done, ptrs, 8ULL * n, NULL) < 0) {
+			inv->scx.tie_problem = "the used_maps of a program of the active scheduler "
+					       "are unreadable";
+			return 0;
+		}
+		for (uint32_t j = 0; j < n; j++)
+			for (unsigned int i = 0; i < inv->nmaps; i++)
+				if (inv->maps[i].addr == ptrs[j] && inv->maps[i].object < 0 &&
+				    join_object(inv, obj, i) < 0)
+					return -ENOMEM;
+		done += n;
+	}
+	return 0;
+}
+
+static int tie_programs(struct bw_kernel *k, const struct bw_bpf_layout *l,
+			struct bw_bpf_inventory *inv, struct bw_error *err)
+{
+	struct bw_scx_state *st = &inv->scx;
+	struct bw_addrspace as = bw_kernel_addrspace(k);
+	struct prog_find f = { 0 };
+	uint64_t ids[BW_SCX_OPS_FN_MAX], uvalue = 0;
+	uint8_t *udata;
+	int r;
+
+	if (!l->has_prog_ties || st->struct_ops_map < 0 || st->object < 0)
+		return 0;
+	if (bw_kernel_read(k, inv->maps[st->struct_ops_map].addr + l->struct_ops_uvalue, &uvalue,
+			   8, NULL) < 0 || !kernel_pointer(uvalue)) {
+		st->tie_problem = "the active STRUCT_OPS map's uvalue is not a kernel pointer";
+		return 0;
+	}
+	udata = malloc(l->scx_ops_size);
+	if (!udata)
+		return bw_error_set(err, -ENOMEM, "tying maps through programs: out of memory");
+	if (bw_kernel_read(k, uvalue + l->scx_ops_value_data, udata, l->scx_ops_size, NULL) < 0) {
+		free(udata);
+		st->tie_problem = "the active STRUCT_OPS map's uvalue is unreadable";
+		return 0;
+	}
+	for (uint32_t i = 0; i < l->scx_ops_nfn; i++) {
+		uint64_t id = get_le(udata, l->scx_ops_fn[i], 8);
+		bool seen = false;
+
+		for (unsigned int j = 0; j < f.nids; j++)
+			seen |= ids[j] == id;
+		if (id && id <= INT32_MAX && !seen)
+			ids[f.nids++] = id;
+	}
+	free(udata);
+	f.ids = ids;
+	if (f.nids == 0)
+		return 0;
+	r = bw_idr_walk(&as, &l->xa, l->prog_idr, find_prog, &f, NULL, NULL);
+	if (r != 0) {
+		st->tie_problem = r > 0 ? "prog_idr holds too many programs" :
+					  "prog_idr is unreadable";
+		return 0;
+	}
+	for (unsigned int i = 0; i < f.nfound; i++) {
+		r = tie_program_maps(k, l, inv, &f.found[i], st->object);
+		if (r < 0)
+			return bw_error_set(err, r, "tying maps through programs: out of memory");
+	}
+	return 0;
+}
+
 /* ---- the cheap check ---- */
 
 static int load(struct bw_kernel *k, uint64_t off, uint64_t va, unsigned int width,
@@ -912,6 +1094,9 @@ int bw_bpf_inventory_scan(struct bw_kernel *k, const struct bw_bpf_layout *l,
 	if (r < 0)
 		goto fail;
 	r = match_scheduler(k, l, inv, err);
+	if (r < 0)
+		goto fail;
+	r = tie_programs(k, l, inv, err);
 	if (r < 0)
 		goto fail;
 	free(buf);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bpf_htab.h"
 #include "error.h"
 #include "xarray.h"
 
@@ -63,7 +64,19 @@ struct bw_bpf_layout {
 	uint64_t btf_data, btf_data_size, btf_base_btf;	/* struct btf */
 	uint64_t btf_size;		/* sizeof(struct btf) */
 	uint64_t struct_ops_kvalue;	/* struct bpf_struct_ops_map.kvalue */
+	/*
+	 * The scheduler's programs (bpf_inventory.c, "maps tied through
+	 * programs"); has_prog_ties false when any of these is missing.
+	 */
+	bool has_prog_ties;
+	uint64_t prog_idr;		/* address of prog_idr (a struct idr) */
+	uint64_t struct_ops_uvalue;	/* struct bpf_struct_ops_map.uvalue */
+	uint64_t prog_aux;		/* struct bpf_prog.aux */
+	uint64_t aux_id, aux_used_maps, aux_used_map_cnt;	/* struct bpf_prog_aux */
 	int64_t type_array, type_percpu_array, type_struct_ops;	/* enum bpf_map_type */
+	/* Hash map types; -1 where the enum lacks one. */
+	int64_t type_hash, type_percpu_hash, type_lru_hash, type_lru_percpu_hash;
+	struct bw_htab_layout htab;	/* htab.ok false: hash maps cannot be read */
 	/* "array", "percpu_array", ...; "" where the enum has no such value. */
 	char type_names[BW_BPF_MAP_TYPES_MAX][BW_BPF_MAP_TYPE_NAME_LEN];
 	/* sched_ext (absent on kernels without it: has_scx false) */
@@ -96,6 +109,7 @@ struct bw_bpf_map {
 	uint32_t btf_value_type_id;
 	uint32_t btf_vmlinux_value_type_id;
 	int object;			/* index in inventory->objects, -1: none */
+	bool by_programs;		/* no BTF: joined the active object through its programs */
 	/* ARRAY: VA of element 0 (bpf_array.value); PERCPU_ARRAY: VA of pptrs[0]. */
 	uint64_t values;
 	uint32_t elem_size;
@@ -120,6 +134,10 @@ struct bw_scx_state {
 	int struct_ops_map;		/* its STRUCT_OPS map, -1 when not found */
 	/* Why object is -1 (or why nothing could be read); NULL when all is well. */
 	const char *problem;
+	/* Its programs found in prog_idr, and the maps without BTF they tied to its object. */
+	unsigned int programs, tied_maps;
+	/* Why the program tie could not be followed; NULL when it was (or is not available). */
+	const char *tie_problem;
 };
 
 struct bw_bpf_inventory {
