@@ -751,9 +751,32 @@ static int make_leaf(struct walk *w, const struct cursor *c, struct bw_field *ou
 		pos = c->pos;
 		bits = c->bitfield_size ? c->bitfield_size : type_bits;
 		break;
-	case BTF_KIND_ARRAY:
+	case BTF_KIND_ARRAY: {
+		const struct btf_array *a = btf_array(t);
+		const struct btf_type *et = strip_quiet(w->btf, a->type);
+
+		if (et && btf_kind(et) == BTF_KIND_INT && et->size == 1 && a->nelems > 0 &&
+		    (btf_int_encoding(et) & BTF_INT_CHAR ||
+		     !strcmp(name_of(w->btf, et->name_off), "char"))) {
+			uint64_t len = a->nelems < BW_FIELD_TEXT_MAX ? a->nelems : BW_FIELD_TEXT_MAX;
+
+			if (c->pos % 8 || c->pos / 8 + len > w->root_bits / 8)
+				return fail(w, -EBADMSG, "the BTF places text \"%s\" at bit %" PRIu64
+					    ", beyond the %" PRIu64 "-byte map value type", c->label,
+					    c->pos, w->root_bits / 8);
+			memset(out, 0, sizeof(*out));
+			out->offset = c->pos / 8;
+			out->kind = BW_FIELD_TEXT;
+			out->text_len = (uint32_t)len;
+			out->type_id = c->type_id;
+			out->root_size = (uint32_t)(w->root_bits / 8);
+			snprintf(out->type_name, sizeof(out->type_name), "%s", desc);
+			snprintf(out->path, sizeof(out->path), "%s", w->path);
+			return 0;
+		}
 		return fail(w, -ENOTSUP, "\"%s\" is an array (%s); name one element, e.g. "
 			    "\"%s[0]\"", c->label, desc, c->label);
+	}
 	default:
 		return fail(w, -ENOTSUP, "\"%s\" is %s (%s); only integer, bool, enum and "
 			    "bitfield leaves can be read", c->label, bw_btf_kind_phrase(t), desc);
@@ -848,6 +871,28 @@ int bw_field_resolve(const struct btf *btf, uint32_t root_type_id, const char *p
 	return make_leaf(&w, &c, out);
 }
 
+int bw_field_resolve_value(const struct btf *btf, uint32_t root_type_id, struct bw_field *out,
+			   struct bw_error *err)
+{
+	struct walk w = { .btf = btf, .path = "", .err = err };
+	const struct btf_type *root;
+	struct cursor c = { .type_id = root_type_id };
+	uint32_t root_id;
+	int r;
+
+	if (!btf || !out)
+		return bw_error_set(err, -EINVAL, "resolving a value: no BTF or no output");
+	r = strip(&w, root_type_id, "the map value", &root_id, &root);
+	if (r < 0)
+		return r;
+	if (btf_kind(root) == BTF_KIND_DATASEC || is_composite(root))
+		return fail(&w, -ENOTSUP, "the map value is %s: name a member after the element "
+			    "index (\"[N].member\")", bw_btf_kind_phrase(root));
+	w.root_bits = (uint64_t)root->size * 8;
+	snprintf(c.label, sizeof(c.label), "the map value");
+	return make_leaf(&w, &c, out);
+}
+
 static bool field_is_valid(const struct bw_field *f)
 {
 	if (!is_load_size(f->width))
@@ -912,11 +957,11 @@ int bw_field_check_fits(const struct bw_field *f, uint64_t value_size, struct bw
 {
 	if (!f)
 		return bw_error_set(err, -EINVAL, "placing a field: no field");
-	if (!is_load_size(f->width) || f->offset > value_size ||
-	    f->width > value_size - f->offset)
-		return bw_error_set(err, -ERANGE, "field \"%s\": its %u-byte load at offset %"
-				    PRIu64 " does not fit in the map value of %" PRIu64 " bytes",
-				    f->path, f->width, f->offset, value_size);
+	if ((f->kind == BW_FIELD_TEXT ? f->text_len == 0 : !is_load_size(f->width)) ||
+	    f->offset > value_size || bw_field_extent(f) > value_size - f->offset)
+		return bw_error_set(err, -ERANGE, "field \"%s\": its %" PRIu64 "-byte load at "
+				    "offset %" PRIu64 " does not fit in the map value of %" PRIu64
+				    " bytes", f->path, bw_field_extent(f), f->offset, value_size);
 	return 0;
 }
 
@@ -937,6 +982,66 @@ int bw_field_address(const struct bw_field *f, uint64_t value_addr, uint64_t val
 	return 0;
 }
 
+/* Length of the valid UTF-8 sequence at @p (at most @n bytes), 0 if none (RFC 3629). */
+static size_t utf8_sequence(const uint8_t *p, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	/* Overlong forms, UTF-16 surrogates and values above U+10FFFF are invalid. */
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+size_t bw_field_text(const uint8_t *bytes, size_t n, char *out)
+{
+	static const char hexd[] = "0123456789abcdef";
+	size_t o = 0, end = strnlen((const char *)bytes, n);
+
+	for (size_t i = 0; i < end;) {
+		uint8_t c = bytes[i];
+		size_t len = c >= 0x80 ? utf8_sequence(bytes + i, end - i) : 0;
+
+		if (len) {
+			memcpy(out + o, bytes + i, len);
+			o += len;
+			i += len;
+			continue;
+		}
+		if (c == '\\') {
+			out[o++] = '\\';
+			out[o++] = '\\';
+		} else if (c < 0x20 || c >= 0x7f) {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hexd[c >> 4];
+			out[o++] = hexd[c & 15];
+		} else {
+			out[o++] = (char)c;
+		}
+		i++;
+	}
+	out[o] = '\0';
+	return o;
+}
+
 const char *bw_field_kind_name(enum bw_field_kind kind)
 {
 	switch (kind) {
@@ -944,6 +1049,7 @@ const char *bw_field_kind_name(enum bw_field_kind kind)
 	case BW_FIELD_BOOL:	return "bool";
 	case BW_FIELD_ENUM:	return "enum";
 	case BW_FIELD_BITFIELD:	return "bitfield";
+	case BW_FIELD_TEXT:	return "text";
 	}
 	return "unknown";
 }

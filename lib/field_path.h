@@ -40,7 +40,17 @@ enum bw_field_kind {
 	BW_FIELD_BOOL,		/* BTF int with BTF_INT_BOOL, whole: decodes to 0 or 1 */
 	BW_FIELD_ENUM,		/* enum or enum64, whole */
 	BW_FIELD_BITFIELD,	/* a bit range of an int, bool or enum member */
+	BW_FIELD_TEXT,		/* char[N]: @text_len bytes read as a NUL-terminated string */
 };
+
+/*
+ * Longest char[N] read as text: far above a scheduler's names and exit
+ * reasons (sched_ext keeps 128- and 1024-byte ones); a longer array is
+ * read up to this many bytes, so a tick never copies more per text leaf.
+ */
+#define BW_FIELD_TEXT_MAX 1024
+/* Room for the escaped text of BW_FIELD_TEXT_MAX bytes (\xNN each) and its NUL. */
+#define BW_FIELD_TEXT_OUT_MAX (4 * BW_FIELD_TEXT_MAX + 1)
 
 /*
  * Where a leaf sits in the map value and how to read it.  One load of
@@ -66,6 +76,7 @@ struct bw_field {
 	uint8_t width;			/* 1, 2, 4 or 8 */
 	uint8_t bit_offset;		/* bitfields only, else 0 */
 	uint8_t bit_size;		/* bitfields only (1..64), else 0 */
+	uint32_t text_len;		/* BW_FIELD_TEXT: bytes read (width is 0), else 0 */
 	bool is_signed;			/* decode with sign extension */
 	enum bw_field_kind kind;
 	uint32_t type_id;		/* the leaf's declared type (typedefs kept) */
@@ -98,7 +109,10 @@ struct bw_value {
  * never goes through a pointer.
  *
  * The leaf must be an integer of 1, 2, 4 or 8 bytes, a bool, a char, an
- * enum or enum64 of 1, 2, 4 or 8 bytes, or a bitfield of one of those.
+ * enum or enum64 of 1, 2, 4 or 8 bytes, or a bitfield of one of those; or
+ * an array of char (a 1-byte BTF int named "char" or with the CHAR
+ * encoding), read as text (BW_FIELD_TEXT, bw_field_text()): its first
+ * min(N, BW_FIELD_TEXT_MAX) bytes.
  * Enum signedness comes from the BTF kind_flag (set = signed, Linux 6.0+
  * BTF).  Without it, an enum narrower than its BTF value field (4 bytes,
  * 8 for enum64) with an enumerator outside its unsigned range holds
@@ -123,6 +137,14 @@ struct bw_value {
  */
 int bw_field_resolve(const struct btf *btf, uint32_t root_type_id, const char *path,
 		     struct bw_field *out, struct bw_error *err);
+
+/*
+ * The whole map value as the leaf (a map whose value is a bare integer,
+ * bool or enum: "Field=[N]").  The same leaf rules and errors as
+ * bw_field_resolve(); a struct, union or data section is -ENOTSUP.
+ */
+int bw_field_resolve_value(const struct btf *btf, uint32_t root_type_id, struct bw_field *out,
+			   struct bw_error *err);
 
 /*
  * Decode one load of @f->width bytes, given as the little-endian value
@@ -151,6 +173,21 @@ int bw_field_check_fits(const struct bw_field *f, uint64_t value_size, struct bw
  */
 int bw_field_address(const struct bw_field *f, uint64_t value_addr, uint64_t value_size,
 		     uint64_t *addr, struct bw_error *err);
+
+/*
+ * Text of a char[] leaf from its @n loaded bytes: up to the first NUL (or
+ * all @n when there is none), valid UTF-8 kept, every other byte below
+ * 0x20, 0x7f, an invalid or cut UTF-8 sequence as "\xNN" and a backslash as
+ * "\\", so the text is unambiguous and always valid UTF-8.  @out holds at
+ * least 4 * @n + 1 bytes; returns the length written.
+ */
+size_t bw_field_text(const uint8_t *bytes, size_t n, char *out);
+
+/* Bytes the leaf spans in the map value: text_len for text, else width. */
+static inline uint64_t bw_field_extent(const struct bw_field *f)
+{
+	return f->kind == BW_FIELD_TEXT ? f->text_len : f->width;
+}
 
 /* One naturally aligned load reads the unit (so it cannot tear). */
 static inline bool bw_field_is_aligned(const struct bw_field *f)

@@ -2,6 +2,7 @@
 #include "fold.h"
 
 #include <errno.h>
+#include <math.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,13 @@ struct fold_watch {
 	__int128 sum;		/* scalar, percpu: sum of every reading */
 	__int128 max;		/* percpu: largest reading */
 	__int128 last;		/* counters: last read value / last tick's sum */
+	/* Fed with reals (an Across=avg reading) instead of integers. */
+	bool real;
+	double rsum, rlast;
+	/* A text leaf: its last value; the buffer stays across windows. */
+	bool is_text;
+	char *text;
+	size_t text_cap;
 };
 
 struct bw_fold {
@@ -49,6 +57,8 @@ static void watch_drop_samples(struct fold_watch *fw)
 {
 	fw->reads = fw->readings = fw->failures = 0;
 	fw->sum = fw->max = fw->last = 0;
+	fw->real = fw->is_text = false;
+	fw->rsum = fw->rlast = 0;
 }
 
 int bw_fold_new(const struct bw_watch_set *set, uint64_t mono_ns, int64_t wall_ns,
@@ -97,6 +107,7 @@ void bw_fold_free(struct bw_fold *fold)
 		free(fold->w[i].label);
 		free(fold->w[i].object);
 		free(fold->w[i].place);
+		free(fold->w[i].text);
 	}
 	free(fold->w);
 	free(fold->object);
@@ -161,6 +172,8 @@ int bw_fold_tick(struct bw_fold *fold, const char *obj, uint64_t mono_ns, struct
 
 enum feed_kind { FEED_ANY, FEED_SCALAR, FEED_PERCPU };
 
+static int feed_form(struct fold_watch *fw, bool real, bool text, struct bw_error *err);
+
 /* Checks every feed shares; on success the watch may be folded this tick. */
 static int feed_check(struct bw_fold *fold, size_t watch, enum feed_kind kind,
 		      struct bw_error *err, struct fold_watch **out)
@@ -199,6 +212,9 @@ int bw_fold_scalar(struct bw_fold *fold, size_t watch, struct bw_fold_value v,
 	r = feed_check(fold, watch, FEED_SCALAR, err, &fw);
 	if (r < 0)
 		return r;
+	r = feed_form(fw, false, false, err);
+	if (r < 0)
+		return r;
 	if (fw->agg == BW_AGG_SCALAR) {
 		if (__builtin_add_overflow(fw->sum, x, &sum))
 			return bw_error_set(err, -EOVERFLOW,
@@ -208,6 +224,80 @@ int bw_fold_scalar(struct bw_fold *fold, size_t watch, struct bw_fold_value v,
 	} else {
 		fw->last = x;
 	}
+	fw->fed_tick = fold->tick_seq;
+	fw->reads++;
+	fw->readings++;
+	return 0;
+}
+
+/* A watch is fed one kind of value for a whole window. */
+static int feed_form(struct fold_watch *fw, bool real, bool text, struct bw_error *err)
+{
+	static const char *const forms[] = { "integer", "real", "text" };
+	unsigned int had = fw->is_text ? 2 : fw->real, now = text ? 2 : real;
+
+	if (fw->reads && had != now)
+		return bw_error_set(err, -EINVAL, "folding watch \"%s\": a %s value after %s "
+				    "values in the same window", fw->label, forms[now], forms[had]);
+	fw->real = real;
+	fw->is_text = text;
+	return 0;
+}
+
+int bw_fold_real(struct bw_fold *fold, size_t watch, double v, struct bw_error *err)
+{
+	struct fold_watch *fw;
+	int r;
+
+	r = feed_check(fold, watch, FEED_SCALAR, err, &fw);
+	if (r < 0)
+		return r;
+	if (!isfinite(v))
+		return bw_error_set(err, -EINVAL, "folding watch \"%s\": a reading that is not a "
+				    "finite number", fw->label);
+	r = feed_form(fw, true, false, err);
+	if (r < 0)
+		return r;
+	if (fw->agg == BW_AGG_SCALAR)
+		fw->rsum += v;
+	else
+		fw->rlast = v;
+	fw->fed_tick = fold->tick_seq;
+	fw->reads++;
+	fw->readings++;
+	return 0;
+}
+
+int bw_fold_text(struct bw_fold *fold, size_t watch, const char *text, struct bw_error *err)
+{
+	struct fold_watch *fw;
+	size_t len = strnlen(text, BW_FOLD_TEXT_MAX + 1);
+	int r;
+
+	r = feed_check(fold, watch, FEED_SCALAR, err, &fw);
+	if (r < 0)
+		return r;
+	if (fw->agg != BW_AGG_SCALAR_COUNTER)
+		return bw_error_set(err, -EINVAL, "folding watch \"%s\": text keeps only its last "
+				    "value, which is the scalar-counter aggregation, not %s",
+				    fw->label, bw_agg_name(fw->agg));
+	if (len > BW_FOLD_TEXT_MAX)
+		return bw_error_set(err, -E2BIG, "folding watch \"%s\": text longer than %d bytes",
+				    fw->label, BW_FOLD_TEXT_MAX);
+	r = feed_form(fw, false, true, err);
+	if (r < 0)
+		return r;
+	if (fw->text_cap < len + 1) {
+		/* Grown once to the longest value seen, then reused every tick. */
+		char *t = realloc(fw->text, len + 1);
+
+		if (!t)
+			return bw_error_set(err, -ENOMEM, "folding watch \"%s\": out of memory",
+					    fw->label);
+		fw->text = t;
+		fw->text_cap = len + 1;
+	}
+	memcpy(fw->text, text, len + 1);
 	fw->fed_tick = fold->tick_seq;
 	fw->reads++;
 	fw->readings++;
@@ -346,8 +436,10 @@ void bw_metrics_free(struct bw_metric *metrics, size_t n)
 
 	if (!metrics)
 		return;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		free(metrics[i].key);
+		free(metrics[i].text);
+	}
 	free(metrics);
 }
 
@@ -420,6 +512,22 @@ int bw_fold_metrics(const struct bw_fold *fold, struct bw_metric **out, size_t *
 
 			mk->key = keys[k];
 			mk->watch = i;
+			if (fw->is_text) {
+				mk->kind = BW_METRIC_TEXT;
+				mk->text = strdup(fw->text);
+				if (!mk->text) {
+					bw_metrics_free(m, count);
+					return bw_error_set(err, -ENOMEM, "building metrics: out of "
+							    "memory");
+				}
+				continue;
+			}
+			if (fw->real) {
+				mk->kind = BW_METRIC_REAL;
+				mk->real = fw->agg == BW_AGG_SCALAR ? fw->rsum / (double)fw->reads :
+								      fw->rlast;
+				continue;
+			}
 			switch (fw->agg) {
 			case BW_AGG_SCALAR:
 				mk->kind = BW_METRIC_REAL;
@@ -470,6 +578,30 @@ json_t *bw_json_exact_integer(__int128 v)
 	return json_string(p);
 }
 
+int bw_fold_text_keys_json(const struct bw_fold *fold, json_t **out, struct bw_error *err)
+{
+	struct bw_metric *m;
+	json_t *a;
+	size_t i, n;
+	int r;
+
+	*out = NULL;
+	r = bw_fold_metrics(fold, &m, &n, err);
+	if (r < 0)
+		return r;
+	a = json_array();
+	for (i = 0; a && i < n; i++)
+		if (m[i].kind == BW_METRIC_TEXT && json_array_append_new(a, json_string(m[i].key)) < 0) {
+			json_decref(a);
+			a = NULL;
+		}
+	bw_metrics_free(m, n);
+	if (!a)
+		return bw_error_set(err, -ENOMEM, "building the text keys: out of memory");
+	*out = a;
+	return 0;
+}
+
 int bw_fold_metrics_json(const struct bw_fold *fold, json_t **out, struct bw_error *err)
 {
 	struct bw_metric *m;
@@ -485,8 +617,9 @@ int bw_fold_metrics_json(const struct bw_fold *fold, json_t **out, struct bw_err
 	if (!obj)
 		goto nomem;
 	for (i = 0; i < n; i++) {
-		json_t *v = m[i].kind == BW_METRIC_REAL ? json_real(m[i].real)
-							 : bw_json_exact_integer(m[i].integer);
+		json_t *v = m[i].kind == BW_METRIC_REAL ? json_real(m[i].real) :
+			    m[i].kind == BW_METRIC_TEXT ? json_string(m[i].text) :
+			    bw_json_exact_integer(m[i].integer);
 
 		if (json_object_set_new(obj, m[i].key, v) < 0)
 			goto nomem;

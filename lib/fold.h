@@ -76,6 +76,12 @@
  */
 #define BW_FOLD_MAX_CPUS 8192
 
+/*
+ * Longest text value kept: a char[1024] (the longest text a scheduler
+ * keeps, an exit message) with every byte escaped as \xNN.
+ */
+#define BW_FOLD_TEXT_MAX 4096
+
 /* One value as read from the guest: a 64-bit payload and its signedness. */
 struct bw_fold_value {
 	bool is_signed;		/* bits is an int64_t (already sign-extended) */
@@ -131,6 +137,15 @@ int bw_fold_scalar(struct bw_fold *fold, size_t watch, struct bw_fold_value v,
 		   struct bw_error *err);
 int bw_fold_percpu(struct bw_fold *fold, size_t watch, const struct bw_fold_cpu_value *readings,
 		   size_t n, struct bw_error *err);
+/*
+ * A real reading (an Across=avg mean) for a scalar or scalar-counter watch:
+ * its metric is then a real (the mean, or the last reading).  A text
+ * reading (a char[] leaf, already escaped, at most BW_FOLD_TEXT_MAX bytes)
+ * only for scalar-counter: its metric is the last text (BW_METRIC_TEXT, a
+ * JSON string).  A watch takes one form of value per window (-EINVAL).
+ */
+int bw_fold_real(struct bw_fold *fold, size_t watch, double v, struct bw_error *err);
+int bw_fold_text(struct bw_fold *fold, size_t watch, const char *text, struct bw_error *err);
 /* A read that failed this tick: counted in the stats, folded into nothing. */
 int bw_fold_failure(struct bw_fold *fold, size_t watch, struct bw_error *err);
 
@@ -161,6 +176,7 @@ int bw_fold_watch_stats(const struct bw_fold *fold, size_t watch,
 enum bw_metric_kind {
 	BW_METRIC_INTEGER,	/* exact: use .integer */
 	BW_METRIC_REAL,		/* a mean: use .real */
+	BW_METRIC_TEXT,		/* the last value of a text leaf: use .text */
 };
 
 struct bw_metric {
@@ -169,6 +185,7 @@ struct bw_metric {
 	enum bw_metric_kind kind;
 	__int128 integer;
 	double real;
+	char *text;		/* BW_METRIC_TEXT, else NULL */
 };
 
 /*
@@ -180,7 +197,12 @@ int bw_fold_metrics(const struct bw_fold *fold, struct bw_metric **out, size_t *
 		    struct bw_error *err);
 void bw_metrics_free(struct bw_metric *metrics, size_t n);
 
-/* A new JSON object {"<key>": number-or-decimal-string, ...} (see above). */
+/*
+ * A new JSON object {"<key>": number-or-decimal-string-or-text, ...} (see
+ * above); which keys hold text (not a number spelled as a string) is
+ * bw_fold_text_keys_json(): a new JSON array of those keys.
+ */
+int bw_fold_text_keys_json(const struct bw_fold *fold, json_t **out, struct bw_error *err);
 int bw_fold_metrics_json(const struct bw_fold *fold, json_t **out, struct bw_error *err);
 
 /*
