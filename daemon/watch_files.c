@@ -24,7 +24,8 @@
 _Static_assert(WATCH_FILE_MAX_BYTES == INI_MAX_BYTES, "watch file size cap");
 _Static_assert(WATCH_FILE_MAX_LINE == INI_MAX_LINE, "watch file line cap");
 
-enum key_id { KEY_MAP, KEY_FIELD, KEY_AGGREGATE, KEY_LABEL, KEY_OBJECT, KEY_COUNT };
+enum key_id { KEY_MAP, KEY_FIELD, KEY_AGGREGATE, KEY_LABEL, KEY_OBJECT, KEY_TYPE, KEY_OFFSET,
+	      KEY_ACROSS, KEY_COUNT };
 
 static const char *const key_names[KEY_COUNT] = {
 	[KEY_MAP] = "Map",
@@ -32,6 +33,9 @@ static const char *const key_names[KEY_COUNT] = {
 	[KEY_AGGREGATE] = "Aggregate",
 	[KEY_LABEL] = "Label",
 	[KEY_OBJECT] = "Object",
+	[KEY_TYPE] = "Type",
+	[KEY_OFFSET] = "Offset",
+	[KEY_ACROSS] = "Across",
 };
 
 /* The [Watch] section being read. */
@@ -40,6 +44,9 @@ struct section {
 	char *value[KEY_COUNT];
 	unsigned int key_line[KEY_COUNT];
 	enum bw_agg agg;
+	enum bw_leaf_type type;
+	uint64_t offset;
+	enum bw_across across;
 };
 
 /* What the tokenizer callbacks share while one file is parsed. */
@@ -84,6 +91,10 @@ static int section_finish(struct bw_watch_set *set, const char *name, struct sec
 		.agg = sec->agg,
 		.label = sec->value[KEY_LABEL],
 		.object = sec->value[KEY_OBJECT],
+		.type = sec->type,
+		.has_offset = sec->value[KEY_OFFSET] != NULL,
+		.offset = sec->offset,
+		.across = sec->across,
 		.source_file = name,
 		.source_line = sec->line,
 	};
@@ -107,7 +118,7 @@ static int section_key(struct section *sec, const char *name, unsigned int line,
 	if (k == KEY_COUNT)
 		return ini_line_error(err, -EINVAL, name, line,
 				      "unknown key \"%s\" in [Watch] (expected Map, Field, Aggregate, "
-				      "Label or Object)", ini_quote(key, klen, q, sizeof(q)));
+				      "Label, Object, Type, Offset or Across)", ini_quote(key, klen, q, sizeof(q)));
 	if (sec->value[k])
 		return ini_line_error(err, -EINVAL, name, line,
 				      "duplicate key %s= (first set at line %u)",
@@ -121,6 +132,9 @@ static int section_key(struct section *sec, const char *name, unsigned int line,
 	case KEY_AGGREGATE: r = bw_agg_parse(value, &sec->agg, err); break;
 	case KEY_LABEL: r = bw_watch_check_label(value, err); break;
 	case KEY_OBJECT: r = bw_watch_check_object(value, err); break;
+	case KEY_TYPE: r = bw_leaf_type_parse(value, &sec->type, err); break;
+	case KEY_OFFSET: r = bw_watch_parse_offset(value, &sec->offset, err); break;
+	case KEY_ACROSS: r = bw_across_parse(value, &sec->across, err); break;
 	default: r = -EINVAL; break;
 	}
 	if (r < 0) {

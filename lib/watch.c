@@ -73,6 +73,135 @@ int bw_agg_parse(const char *name, enum bw_agg *out, struct bw_error *err)
 			    "or percpu-counter", name ? quote(name, q, sizeof(q)) : "");
 }
 
+static const char *const type_names[] = {
+	[BW_TYPE_U8] = "u8", [BW_TYPE_U16] = "u16", [BW_TYPE_U32] = "u32", [BW_TYPE_U64] = "u64",
+	[BW_TYPE_S8] = "s8", [BW_TYPE_S16] = "s16", [BW_TYPE_S32] = "s32", [BW_TYPE_S64] = "s64",
+	[BW_TYPE_BOOL] = "bool",
+};
+
+#define TYPE_COUNT (sizeof(type_names) / sizeof(type_names[0]))
+
+const char *bw_leaf_type_name(enum bw_leaf_type type)
+{
+	return (unsigned int)type < TYPE_COUNT ? type_names[type] : NULL;
+}
+
+int bw_leaf_type_parse(const char *name, enum bw_leaf_type *out, struct bw_error *err)
+{
+	char q[QUOTE_MAX * 4 + 8];
+
+	for (size_t i = 1; name && i < TYPE_COUNT; i++) {
+		if (strcmp(name, type_names[i]) == 0) {
+			*out = (enum bw_leaf_type)i;
+			return 0;
+		}
+	}
+	return bw_error_set(err, -EINVAL, "type \"%s\": unknown; expected u8, u16, u32, u64, "
+			    "s8, s16, s32, s64 or bool", name ? quote(name, q, sizeof(q)) : "");
+}
+
+unsigned int bw_leaf_type_width(enum bw_leaf_type type)
+{
+	switch (type) {
+	case BW_TYPE_U8: case BW_TYPE_S8: case BW_TYPE_BOOL: return 1;
+	case BW_TYPE_U16: case BW_TYPE_S16: return 2;
+	case BW_TYPE_U32: case BW_TYPE_S32: return 4;
+	case BW_TYPE_U64: case BW_TYPE_S64: return 8;
+	case BW_TYPE_BTF: break;
+	}
+	return 0;
+}
+
+bool bw_leaf_type_signed(enum bw_leaf_type type)
+{
+	return type == BW_TYPE_S8 || type == BW_TYPE_S16 || type == BW_TYPE_S32 ||
+	       type == BW_TYPE_S64;
+}
+
+static const char *const across_names[] = {
+	[BW_ACROSS_SUM] = "sum", [BW_ACROSS_MIN] = "min", [BW_ACROSS_MAX] = "max",
+	[BW_ACROSS_COUNT] = "count", [BW_ACROSS_AVG] = "avg",
+};
+
+#define ACROSS_COUNT (sizeof(across_names) / sizeof(across_names[0]))
+
+const char *bw_across_name(enum bw_across across)
+{
+	return (unsigned int)across < ACROSS_COUNT ? across_names[across] : NULL;
+}
+
+int bw_across_parse(const char *name, enum bw_across *out, struct bw_error *err)
+{
+	char q[QUOTE_MAX * 4 + 8];
+
+	for (size_t i = 1; name && i < ACROSS_COUNT; i++) {
+		if (strcmp(name, across_names[i]) == 0) {
+			*out = (enum bw_across)i;
+			return 0;
+		}
+	}
+	return bw_error_set(err, -EINVAL, "across \"%s\": unknown; expected sum, min, max, "
+			    "count or avg", name ? quote(name, q, sizeof(q)) : "");
+}
+
+/* "[*]" or "[*]." starts the field: every element or entry. */
+static bool field_is_all(const char *field)
+{
+	return field && !strncmp(field, "[*]", 3) && (field[3] == '\0' || field[3] == '.');
+}
+
+/* The rules between Field=, Across= and Aggregate=. */
+static int check_across(const struct bw_watch *w, struct bw_error *err)
+{
+	char q[QUOTE_MAX * 4 + 8];
+
+	if ((unsigned int)w->across >= ACROSS_COUNT)
+		return bw_error_set(err, -EINVAL, "across: unknown value %d", (int)w->across);
+	if (field_is_all(w->field) && w->across == BW_ACROSS_NONE)
+		return bw_error_set(err, -EINVAL, "field \"%s\" reads every element: give Across=sum, "
+				    "min, max, count or avg", quote(w->field, q, sizeof(q)));
+	if (!field_is_all(w->field) && w->across != BW_ACROSS_NONE)
+		return bw_error_set(err, -EINVAL, "Across=%s needs a field starting with \"[*]\" "
+				    "(every element), not \"%s\"", bw_across_name(w->across),
+				    quote(w->field, q, sizeof(q)));
+	if (w->across != BW_ACROSS_NONE && bw_agg_is_percpu(w->agg))
+		return bw_error_set(err, -EINVAL, "Across= folds every element (and CPU) into one "
+				    "value per tick: use Aggregate=scalar or scalar-counter, not %s",
+				    bw_agg_name(w->agg));
+	return 0;
+}
+
+int bw_watch_parse_offset(const char *text, uint64_t *out, struct bw_error *err)
+{
+	char q[QUOTE_MAX * 4 + 8];
+	bool hex = text && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+	const char *p = text ? text + (hex ? 2 : 0) : NULL;
+	uint64_t v = 0;
+	size_t n = 0;
+
+	for (; p && *p; p++, n++) {
+		unsigned int d;
+
+		if (*p >= '0' && *p <= '9')
+			d = (unsigned int)(*p - '0');
+		else if (hex && *p >= 'a' && *p <= 'f')
+			d = (unsigned int)(*p - 'a' + 10);
+		else if (hex && *p >= 'A' && *p <= 'F')
+			d = (unsigned int)(*p - 'A' + 10);
+		else
+			break;
+		v = v * (hex ? 16 : 10) + d;
+		if (v > BW_WATCH_OFFSET_MAX)
+			break;
+	}
+	if (!p || *p || n == 0 || v > BW_WATCH_OFFSET_MAX)
+		return bw_error_set(err, -EINVAL, "offset \"%s\": expected a byte offset, decimal "
+				    "or 0x hex, at most %llu", text ? quote(text, q, sizeof(q)) : "",
+				    (unsigned long long)BW_WATCH_OFFSET_MAX);
+	*out = v;
+	return 0;
+}
+
 unsigned int bw_agg_key_count(enum bw_agg agg)
 {
 	return agg == BW_AGG_PERCPU ? 2 : 1;
@@ -208,9 +337,16 @@ int bw_watch_validate(const struct bw_watch *w, struct bw_error *err)
 
 	if (!agg_valid(w->agg))
 		r = bw_error_set(err, -EINVAL, "aggregate: unknown value %d", (int)w->agg);
+	else if ((unsigned int)w->type >= TYPE_COUNT)
+		r = bw_error_set(err, -EINVAL, "type: unknown value %d", (int)w->type);
+	else if (w->has_offset && w->offset > BW_WATCH_OFFSET_MAX)
+		r = bw_error_set(err, -EINVAL, "offset %llu: above %llu",
+				 (unsigned long long)w->offset,
+				 (unsigned long long)BW_WATCH_OFFSET_MAX);
 	else if ((r = bw_watch_check_map_suffix(w->map_suffix, err)) >= 0 &&
 		 (r = bw_watch_check_field(w->field, err)) >= 0 &&
-		 (r = bw_watch_check_label(w->label, err)) >= 0 && w->object)
+		 (r = bw_watch_check_label(w->label, err)) >= 0 &&
+		 (r = check_across(w, err)) >= 0 && w->object)
 		r = bw_watch_check_object(w->object, err);
 	return with_place(w, r < 0 ? r : 0, err);
 }
@@ -430,6 +566,10 @@ int bw_watch_set_add(struct bw_watch_set *set, const struct bw_watch *w, struct 
 		.map_suffix = dup_or_null(w->map_suffix, &failed),
 		.field = dup_or_null(w->field, &failed),
 		.agg = w->agg,
+		.type = w->type,
+		.has_offset = w->has_offset,
+		.offset = w->offset,
+		.across = w->across,
 		.label = dup_or_null(w->label, &failed),
 		.object = dup_or_null(w->object, &failed),
 		.source_file = dup_or_null(w->source_file, &failed),
@@ -450,9 +590,11 @@ json_t *bw_watch_to_json(const struct bw_watch *w)
 
 	if (w->source_file)
 		bw_watch_place(w, place, sizeof(place));
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?}",
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s*, s:o*, s:s*}",
 		      "map", w->map_suffix, "field", w->field, "aggregate", bw_agg_name(w->agg),
 		      "label", w->label, "object", w->object,
-		      "source", w->source_file ? place : NULL);
+		      "source", w->source_file ? place : NULL, "type", bw_leaf_type_name(w->type),
+		      "offset", w->has_offset ? json_integer((json_int_t)w->offset) : NULL,
+		      "across", bw_across_name(w->across));
 	return o;
 }

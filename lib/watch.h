@@ -18,7 +18,9 @@
  * bw_watch_check_*() functions):
  *   map_suffix, field, label, object: non-empty; no whitespace; no '/' or
  *     '\'; printable ASCII only (no control bytes, no byte >= 0x80).
- *   field: no leading or trailing '.', no "..".
+ *   field: no leading or trailing '.', no "..".  A field starting with
+ *     "[*]" ("[*]" alone or "[*].path") needs Across= and the scalar or
+ *     scalar-counter aggregation; Across= needs such a field.
  *   label: no '.' at all: it is a single key leaf.
  *   object: the label rules, and at most BW_WATCH_OBJECT_MAX characters.
  *     An object prefix is what libbpf puts before ".bss"/".data"/
@@ -45,7 +47,9 @@
 #ifndef BPFWATCH_WATCH_H
 #define BPFWATCH_WATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -72,10 +76,46 @@ enum bw_agg {
 	BW_AGG_PERCPU_COUNTER,	/* "percpu-counter": sum over CPUs at the last read */
 };
 
+/*
+ * Type= of a watch: how to read a leaf the map's BTF does not describe (a
+ * map declared with bare key_size/value_size has none).  BW_TYPE_BTF, the
+ * default, takes the leaf from BTF.
+ */
+enum bw_leaf_type {
+	BW_TYPE_BTF,
+	BW_TYPE_U8, BW_TYPE_U16, BW_TYPE_U32, BW_TYPE_U64,
+	BW_TYPE_S8, BW_TYPE_S16, BW_TYPE_S32, BW_TYPE_S64,
+	BW_TYPE_BOOL,
+};
+
+/*
+ * Across= of a watch whose field starts with "[*]" (every element of an
+ * array, every live entry of a hash map): how one tick's readings (for a
+ * per-CPU map, every element on every CPU) fold into one value, which the
+ * watch's aggregation (scalar or scalar-counter) then folds over ticks.
+ * count is the number of readings (live entries of a hash map, times the
+ * CPUs of a per-CPU one); avg is sum / count, a real; a tick with no
+ * reading gives sum 0 and count 0 and no min, max or avg.
+ */
+enum bw_across {
+	BW_ACROSS_NONE,
+	BW_ACROSS_SUM, BW_ACROSS_MIN, BW_ACROSS_MAX, BW_ACROSS_COUNT, BW_ACROSS_AVG,
+};
+
+/*
+ * Largest Offset=: the kernel caps array values at KMALLOC_MAX_SIZE (4 MiB)
+ * and no map value comes near 1 GiB.
+ */
+#define BW_WATCH_OFFSET_MAX (1ULL << 30)
+
 struct bw_watch {
 	const char *map_suffix;
 	const char *field;
 	enum bw_agg agg;
+	enum bw_leaf_type type;		/* Type=, BW_TYPE_BTF when none */
+	bool has_offset;		/* Offset= given */
+	uint64_t offset;		/* Offset=: bytes into the map value */
+	enum bw_across across;		/* Across=, BW_ACROSS_NONE when none */
 	const char *label;
 	const char *object;		/* Object= pin, NULL when none */
 	const char *source_file;	/* where it was defined, NULL when not from a file */
@@ -93,6 +133,19 @@ static inline int bw_agg_is_percpu(enum bw_agg agg)
 {
 	return agg == BW_AGG_PERCPU || agg == BW_AGG_PERCPU_COUNTER;
 }
+/* "u8", ..., "bool"; NULL for BW_TYPE_BTF or an unknown value. */
+const char *bw_leaf_type_name(enum bw_leaf_type type);
+/* Parse a Type= value; -EINVAL with a message listing the names. */
+int bw_leaf_type_parse(const char *name, enum bw_leaf_type *out, struct bw_error *err);
+/* Bytes of a Type= leaf (1, 2, 4, 8), 0 for BW_TYPE_BTF. */
+unsigned int bw_leaf_type_width(enum bw_leaf_type type);
+bool bw_leaf_type_signed(enum bw_leaf_type type);
+/* "sum", ..., "avg"; NULL for BW_ACROSS_NONE or an unknown value. */
+const char *bw_across_name(enum bw_across across);
+int bw_across_parse(const char *name, enum bw_across *out, struct bw_error *err);
+/* Parse an Offset= value: decimal or 0x hex, at most BW_WATCH_OFFSET_MAX. */
+int bw_watch_parse_offset(const char *text, uint64_t *out, struct bw_error *err);
+
 /* How many metric keys the aggregation yields (1 or 2). */
 unsigned int bw_agg_key_count(enum bw_agg agg);
 /* The suffix of key @i after the label: "" for single-key kinds, "_avg"/"_max" for percpu. */
@@ -153,7 +206,9 @@ long bw_watch_set_find_label(const struct bw_watch_set *set, const char *label);
 
 /*
  * {"map":..,"field":..,"aggregate":..,"label":..,"object":..|null,
- *  "source":"file:line"|null} for one watch; NULL when out of memory.
+ *  "source":"file:line"|null[, "type":"u64"][, "offset":N][, "across":"sum"]}
+ *  for one watch (type, offset and across only when given); NULL when out
+ *  of memory.
  */
 json_t *bw_watch_to_json(const struct bw_watch *w);
 

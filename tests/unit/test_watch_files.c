@@ -147,8 +147,8 @@ START_TEST(test_parse_errors)
 		{ "Map=.bss\n", "t.watch:1: key \"Map\" outside a [Watch] section" },
 		{ "# c\n\n  Label = x\n[Watch]\n", "t.watch:3: key \"Label\" outside a [Watch] section" },
 		{ "[Watch]\nMap=.bss\nFoo=1\n",
-		  "t.watch:3: unknown key \"Foo\" in [Watch] (expected Map, Field, Aggregate, Label "
-		  "or Object)" },
+		  "t.watch:3: unknown key \"Foo\" in [Watch] (expected Map, Field, Aggregate, Label, "
+		  "Object, Type, Offset or Across)" },
 		{ "[Watch]\nmap=.bss\n", "t.watch:2: unknown key \"map\" in [Watch]" },
 		{ "[Watch]\nMa\x01p=.bss\n", "t.watch:2: unknown key \"Ma\\x01p\"" },
 		{ "[Other]\n", "t.watch:1: unknown section [Other] (only [Watch] is known)" },
