@@ -31,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bpf_htab.h"
 #include "bpf_inventory.h"
 #include "field_path.h"
 #include "fold.h"
@@ -42,6 +43,14 @@
 #define INDEX_DIGITS_MAX 10
 /* Longest full map name kept for status (bpf_inventory.c takes at most 255). */
 #define FULL_NAME_MAX 256
+/*
+ * Most readings one "[*]" watch on an array takes per tick (elements x
+ * CPUs): 1 Mi loads is a few milliseconds, still inside a sampling
+ * interval.
+ */
+#define BW_ENGINE_ALL_MAX (1u << 20)
+/* A hash walk that met an entry moving between buckets is repeated this often. */
+#define HASH_WALK_ATTEMPTS 3
 /* Room for the first per-CPU translation failure of a watch, for status. */
 #define MISSING_MSG_MAX 256
 
@@ -88,6 +97,24 @@ struct ewatch {
 	uint32_t s_n;
 	uint32_t s_failed;		/* percpu: CPUs whose load or decode failed */
 	char s_error[BW_ERROR_MSG_MAX];
+	/* "[*]" and hash maps (see the top of this file) */
+	enum sel { SEL_ELEM, SEL_ALL, SEL_KEY } sel;
+	bool hash;			/* the map is a hash map */
+	uint64_t key;			/* SEL_KEY: the entry's key */
+	struct bw_htab htab;		/* hash maps: the table as opened at resolve time */
+	uint8_t *scratch;		/* ... its buckets, read each tick (capacity scratch_cap) */
+	uint64_t scratch_cap;
+	struct bw_load *all_loads;	/* SEL_ALL on arrays: every element (x CPU), one batch */
+	uint64_t *all_raw;
+	uint32_t all_n;
+	uint64_t all_loads_cap, all_raw_cap;	/* bytes */
+	/* text leaves: the bytes and their escaped text (allocated at first resolve) */
+	uint8_t *text_raw;
+	char *s_text;
+	/* the last tick's reading when it is not an integer, and the [*] count */
+	bool s_is_real, s_is_text;
+	double s_real;
+	uint64_t s_count;
 };
 
 struct guard {
@@ -152,6 +179,11 @@ static void free_watches(struct ewatch *w, size_t n)
 		free(w[i].readings);
 		free(w[i].loads);
 		free(w[i].raw);
+		free(w[i].scratch);
+		free(w[i].all_loads);
+		free(w[i].all_raw);
+		free(w[i].text_raw);
+		free(w[i].s_text);
 	}
 	free(w);
 }
@@ -475,38 +507,136 @@ static enum wstate find_object(struct bw_engine *e, struct ewatch *ew, int *out)
 	return W_RESOLVED;
 }
 
-/* "[N].rest" -> N and rest; anything else is element 0 and the whole field. */
-static enum wstate split_index(struct ewatch *ew, uint32_t *index, const char **rest)
+/*
+ * The selector in front of the member path: "[*]" (every element or
+ * entry), "[N]" (element N, or the hash entry with key N; decimal or 0x
+ * hex, up to 64 bits), each alone or followed by ".path"; nothing is
+ * element 0 and the whole field.  *given says a selector was written.
+ */
+static enum wstate split_selector(struct ewatch *ew, uint64_t *index, bool *given,
+				  const char **rest)
 {
-	const char *f = ew->w->field, *p;
+	const char *f = ew->w->field, *p = f + 1;
+	bool hex = f[1] == '0' && (f[2] == 'x' || f[2] == 'X');
 	uint64_t v = 0;
+	unsigned int digits = 0;
 
 	*index = 0;
 	*rest = f;
+	*given = f[0] == '[';
+	ew->sel = SEL_ELEM;
 	if (f[0] != '[')
 		return W_RESOLVED;
-	for (p = f + 1; *p >= '0' && *p <= '9' && p - f <= INDEX_DIGITS_MAX; p++)
-		v = v * 10 + (uint64_t)(*p - '0');
-	if (p == f + 1 || *p != ']' || p[1] != '.' || !p[2] || v > UINT32_MAX)
-		return fail(ew, W_ERROR, "field \"%s\": an element index is \"[N].\" with N a "
-			    "32-bit decimal number, followed by a member path", f);
-	*index = (uint32_t)v;
-	*rest = p + 2;
+	if (f[1] == '*') {
+		ew->sel = SEL_ALL;
+		p = f + 2;
+	} else {
+		for (p = f + 1 + (hex ? 2 : 0); ; p++, digits++) {
+			unsigned int d;
+
+			if (*p >= '0' && *p <= '9')
+				d = (unsigned int)(*p - '0');
+			else if (hex && *p >= 'a' && *p <= 'f')
+				d = (unsigned int)(*p - 'a' + 10);
+			else if (hex && *p >= 'A' && *p <= 'F')
+				d = (unsigned int)(*p - 'A' + 10);
+			else
+				break;
+			if (digits >= (hex ? 16u : 20u) ||
+			    (!hex && (v > UINT64_MAX / 10 || v * 10 > UINT64_MAX - d)))
+				return fail(ew, W_ERROR, "field \"%s\": the index does not fit in 64 "
+					    "bits", f);
+			v = hex ? v << 4 | d : v * 10 + d;
+		}
+		if (digits == 0)
+			p = f;	/* refused just below */
+	}
+	if (p == f || *p != ']' || (p[1] && (p[1] != '.' || !p[2])))
+		return fail(ew, W_ERROR, "field \"%s\": an element is \"[N]\" (decimal or 0x "
+			    "hex) or \"[*]\", alone or followed by \".\" and a member path", f);
+	*index = v;
+	*rest = p[1] ? p + 2 : p + 1;
 	return W_RESOLVED;
 }
+
+/* The leaf of a Type=/Offset= watch on a map without BTF. */
+static void typed_field(const struct bw_watch *w, struct bw_field *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->offset = w->has_offset ? w->offset : 0;
+	f->width = (uint8_t)bw_leaf_type_width(w->type);
+	f->is_signed = bw_leaf_type_signed(w->type);
+	f->kind = w->type == BW_TYPE_BOOL ? BW_FIELD_BOOL : BW_FIELD_INT;
+	snprintf(f->type_name, sizeof(f->type_name), "%s (Type=)", bw_leaf_type_name(w->type));
+	snprintf(f->path, sizeof(f->path), "%s", w->field);
+}
+
+/*
+ * The leaf of @ew in map @m: from the object's BTF, or from Type=/Offset=
+ * when the map has none.  With BTF, Type= and Offset= must agree with it.
+ */
+static enum wstate resolve_leaf(struct ewatch *ew, const struct btf *btf,
+				const struct bw_bpf_map *m, const char *rest)
+{
+	const struct bw_watch *w = ew->w;
+	struct bw_error fe = { 0 };
+	int r;
+
+	if (!m->btf_value_type_id) {
+		if (w->type == BW_TYPE_BTF)
+			return fail(ew, W_ERROR, "map \"%s\" (id %u) has no BTF (declared with "
+				    "key_size/value_size): give Type= (and Offset=) to read it",
+				    m->full_name, m->id);
+		if (*rest)
+			return fail(ew, W_ERROR, "map \"%s\" (id %u) has no BTF: the field can only "
+				    "be an element \"[N]\" (with Type= and Offset=), not the member "
+				    "path \"%s\"", m->full_name, m->id, rest);
+		typed_field(w, &ew->field);
+	} else {
+		r = *rest ? bw_field_resolve(btf, m->btf_value_type_id, rest, &ew->field, &fe) :
+			    bw_field_resolve_value(btf, m->btf_value_type_id, &ew->field, &fe);
+		if (r < 0)
+			return fail(ew, W_ERROR, "map \"%s\" (id %u): %s", m->full_name, m->id,
+				    fe.msg);
+		if (w->type != BW_TYPE_BTF &&
+		    (ew->field.kind == BW_FIELD_BITFIELD ||
+		     ew->field.width != bw_leaf_type_width(w->type) ||
+		     ew->field.is_signed != bw_leaf_type_signed(w->type) ||
+		     (ew->field.kind == BW_FIELD_BOOL) != (w->type == BW_TYPE_BOOL)))
+			return fail(ew, W_ERROR, "map \"%s\" (id %u): Type=%s disagrees with the "
+				    "BTF, which makes \"%s\" %s%s (%u bytes, %s)", m->full_name, m->id,
+				    bw_leaf_type_name(w->type), w->field,
+				    bw_field_kind_name(ew->field.kind),
+				    ew->field.kind == BW_FIELD_BITFIELD ? " field" : "",
+				    ew->field.width, ew->field.is_signed ? "signed" : "unsigned");
+		if (w->has_offset && w->offset != ew->field.offset)
+			return fail(ew, W_ERROR, "map \"%s\" (id %u): Offset=%llu disagrees with the "
+				    "BTF, which places \"%s\" at byte %llu", m->full_name, m->id,
+				    (unsigned long long)w->offset, w->field,
+				    (unsigned long long)ew->field.offset);
+	}
+	if (bw_field_check_fits(&ew->field, m->value_size, &fe) < 0)
+		return fail(ew, W_ERROR, "map \"%s\" (id %u): %s", m->full_name, m->id, fe.msg);
+	return W_RESOLVED;
+}
+
+static int place_bytes(struct bw_engine *e, uint64_t va, uint64_t gpa, unsigned int width,
+		       struct leaf *lf, struct bw_error *err);
 
 static int place_leaf(struct bw_engine *e, uint64_t va, unsigned int width, uint32_t cpu,
 		      struct leaf *lf, struct bw_error *err)
 {
-	uint64_t gpa, gpa1 = 0, off;
+	uint64_t gpa, off;
 	int r;
 
 	memset(lf, 0, sizeof(*lf));
 	lf->cpu = cpu;
+	if (width == 0 || width > PAGE_SIZE_4K)
+		return bw_error_set(err, -EINVAL, "a %u-byte leaf", width);
 	r = bw_kernel_translate(e->k, va, &gpa, err);
 	if (r < 0)
 		return r;
-	if (va % width == 0) {
+	if (width <= 8 && va % width == 0) {
 		r = bw_ram_locate(e->ram, gpa, width, &off, err);
 		if (r < 0)
 			return r;
@@ -516,7 +646,17 @@ static int place_leaf(struct bw_engine *e, uint64_t va, unsigned int width, uint
 			return 0;
 		}
 	}
-	/* Not one aligned load: the bytes may even straddle two pages. */
+	return place_bytes(e, va, gpa, width, lf, err);
+}
+
+/* @width bytes at @va (GPA @gpa) copied bytewise: they may even straddle two pages. */
+static int place_bytes(struct bw_engine *e, uint64_t va, uint64_t gpa, unsigned int width,
+		       struct leaf *lf, struct bw_error *err)
+{
+	uint64_t gpa1 = 0, off;
+	int r;
+
+	lf->load = false;
 	lf->len0 = (uint32_t)(PAGE_SIZE_4K - (va & (PAGE_SIZE_4K - 1)));
 	if (lf->len0 > width)
 		lf->len0 = width;
@@ -615,6 +755,122 @@ static enum wstate locate_percpu(struct bw_engine *e, struct ewatch *ew,
 	return W_RESOLVED;
 }
 
+static bool is_hash_type(const struct bw_bpf_layout *l, uint32_t type)
+{
+	int64_t t = (int64_t)type;
+
+	return t == l->type_hash || t == l->type_percpu_hash || t == l->type_lru_hash ||
+	       t == l->type_lru_percpu_hash;
+}
+
+/* Grow a per-watch buffer at resolve time, so that ticks never allocate. */
+static bool reserve(void **buf, uint64_t *cap, uint64_t want)
+{
+	void *p;
+
+	if (*cap >= want)
+		return true;
+	p = realloc(*buf, want ? want : 1);
+	if (!p)
+		return false;
+	*buf = p;
+	*cap = want;
+	return true;
+}
+
+/*
+ * "[*]" on an array: every element (on every CPU for a per-CPU array),
+ * each translated once and loaded in one batch per tick.  Every copy must
+ * be located and one aligned load: a reading that leaves some out would be
+ * a number computed from part of the data.
+ */
+static enum wstate locate_all(struct bw_engine *e, struct ewatch *ew, const struct bw_bpf_map *m,
+			      bool percpu)
+{
+	uint32_t ncpu = percpu ? e->nr_cpus : 1;
+	uint64_t n = (uint64_t)m->max_entries * ncpu;
+	struct bw_error le = { 0 };
+	struct leaf lf;
+
+	if (n > BW_ENGINE_ALL_MAX)
+		return fail(ew, W_ERROR, "map \"%s\" (id %u): [*] over %u elements x %u CPUs is "
+			    "more than the %u readings a tick takes", m->full_name, m->id,
+			    m->max_entries, ncpu, BW_ENGINE_ALL_MAX);
+	if (!reserve((void **)&ew->all_loads, &ew->all_loads_cap, n * sizeof(*ew->all_loads)) ||
+	    !reserve((void **)&ew->all_raw, &ew->all_raw_cap, n * sizeof(*ew->all_raw)))
+		return fail(ew, W_ERROR, "map \"%s\" (id %u): out of memory", m->full_name, m->id);
+	ew->all_n = 0;
+	ew->va = m->values;
+	for (uint32_t i = 0; i < m->max_entries; i++) {
+		uint64_t base = m->values + (uint64_t)i * (percpu ? 8 : m->elem_size);
+
+		if (percpu && bw_kernel_read(e->k, base, &base, sizeof(base), &le) < 0)
+			return fail(ew, W_ERROR, "map \"%s\" (id %u): reading pptrs[%u]: %s",
+				    m->full_name, m->id, i, le.msg);
+		for (uint32_t cpu = 0; cpu < ncpu; cpu++) {
+			uint64_t va = base + (percpu ? bw_kernel_per_cpu_offset(e->k, cpu) : 0) +
+				      ew->field.offset;
+
+			if (place_leaf(e, va, ew->field.width, cpu, &lf, &le) < 0)
+				return fail(ew, W_ERROR, "map \"%s\" (id %u) element %u%s: %s",
+					    m->full_name, m->id, i, percpu ? " on a CPU" : "", le.msg);
+			if (!lf.load)
+				return fail(ew, W_ERROR, "map \"%s\" (id %u): [*] reads naturally "
+					    "aligned leaves only; \"%s\" of element %u is not one",
+					    m->full_name, m->id, ew->w->field, i);
+			ew->all_loads[ew->all_n++] = (struct bw_load){ .offset = lf.off,
+								       .width = ew->field.width };
+		}
+	}
+	ew->aligned = true;
+	return W_RESOLVED;
+}
+
+/* A hash map: opened once, walked every tick (its entries come and go). */
+static enum wstate locate_hash(struct bw_engine *e, struct ewatch *ew, const struct bw_bpf_map *m,
+			       bool percpu)
+{
+	struct bw_error he = { 0 };
+	uint64_t extent = ew->field.offset + ew->field.width;
+
+	if (bw_htab_open(e->k, &e->layout.htab, m->addr, m->max_entries, m->key_size, percpu,
+			 &ew->htab, &he) < 0)
+		return fail(ew, W_ERROR, "map \"%s\" (id %u): %s", m->full_name, m->id, he.msg);
+	/* The leaf (or the per-CPU pointer) comes with the entry when it is near. */
+	ew->htab.value_read = percpu ? 8 : extent <= BW_HTAB_VALUE_READ_MAX ? (uint32_t)extent : 0;
+	if (!reserve((void **)&ew->scratch, &ew->scratch_cap, ew->htab.scratch_size))
+		return fail(ew, W_ERROR, "map \"%s\" (id %u): out of memory", m->full_name, m->id);
+	ew->va = ew->htab.buckets;
+	ew->aligned = true;
+	return W_RESOLVED;
+}
+
+/* A char[] leaf of one array element: its bytes, at most two pages' worth. */
+static enum wstate locate_text(struct bw_engine *e, struct ewatch *ew, const struct bw_bpf_map *m)
+{
+	struct bw_error le = { 0 };
+	uint64_t va = m->values + (uint64_t)ew->index * m->elem_size + ew->field.offset;
+
+	if (!ew->text_raw) {
+		ew->text_raw = malloc(BW_FIELD_TEXT_MAX);
+		ew->s_text = malloc(BW_FIELD_TEXT_OUT_MAX);
+		if (!ew->text_raw || !ew->s_text)
+			return fail(ew, W_ERROR, "map \"%s\" (id %u): out of memory", m->full_name,
+				    m->id);
+	}
+	uint64_t gpa;
+
+	memset(&ew->leaves[0], 0, sizeof(ew->leaves[0]));
+	if (bw_kernel_translate(e->k, va, &gpa, &le) < 0 ||
+	    place_bytes(e, va, gpa, ew->field.text_len, &ew->leaves[0], &le) < 0)
+		return fail(ew, W_ERROR, "map \"%s\" (id %u) element %u at %#" PRIx64 ": %s",
+			    m->full_name, m->id, ew->index, va, le.msg);
+	ew->va = va;
+	ew->nleaves = 1;
+	ew->aligned = false;
+	return W_RESOLVED;
+}
+
 static enum wstate resolve_watch(struct bw_engine *e, struct ewatch *ew)
 {
 	struct bw_bpf_inventory *inv = e->inv;
@@ -626,7 +882,8 @@ static enum wstate resolve_watch(struct bw_engine *e, struct ewatch *ew)
 	const char *rest;
 	char list[BW_ERROR_MSG_MAX] = "";
 	unsigned int count = 0;
-	bool is_array, is_percpu;
+	uint64_t sel = 0;
+	bool is_array, is_percpu, given;
 	enum wstate s;
 	int obj = -1;
 
@@ -664,32 +921,62 @@ static enum wstate resolve_watch(struct bw_engine *e, struct ewatch *ew)
 		return fail(ew, W_PENDING, "object \"%s\": its BTF could not be read: %s", o->prefix,
 			    be.msg);
 	is_array = (int64_t)m->type == e->layout.type_array;
-	is_percpu = (int64_t)m->type == e->layout.type_percpu_array;
-	if (!is_array && !is_percpu)
-		return fail(ew, W_ERROR, "map \"%s\" (id %u) is a %s map: only array and "
-			    "percpu_array maps can be watched", m->full_name, m->id,
+	is_percpu = (int64_t)m->type == e->layout.type_percpu_array ||
+		    (int64_t)m->type == e->layout.type_percpu_hash ||
+		    (int64_t)m->type == e->layout.type_lru_percpu_hash;
+	ew->hash = is_hash_type(&e->layout, m->type);
+	if (!is_array && !is_percpu && !ew->hash)
+		return fail(ew, W_ERROR, "map \"%s\" (id %u) is a %s map: only array, "
+			    "percpu_array and hash maps can be watched", m->full_name, m->id,
 			    bw_bpf_map_type_name(&e->layout, m->type));
-	if (ew->percpu && !is_percpu)
-		return fail(ew, W_ERROR, "aggregate %s needs a percpu_array map; \"%s\" (id %u) "
-			    "is an array map (use scalar or scalar-counter)", bw_agg_name(w->agg),
-			    m->full_name, m->id);
-	if (!ew->percpu && !is_array)
-		return fail(ew, W_ERROR, "aggregate %s needs an array map; \"%s\" (id %u) is a "
-			    "percpu_array map (use percpu or percpu-counter)", bw_agg_name(w->agg),
-			    m->full_name, m->id);
-	if (!m->btf_value_type_id)
-		return fail(ew, W_ERROR, "map \"%s\" (id %u) has no BTF value type", m->full_name,
-			    m->id);
-	s = split_index(ew, &ew->index, &rest);
+	s = split_selector(ew, &sel, &given, &rest);
 	if (s != W_RESOLVED)
 		return s;
-	if (ew->index >= m->max_entries)
-		return fail(ew, W_ERROR, "element [%u] is out of range: map \"%s\" (id %u) has %u "
-			    "entries", ew->index, m->full_name, m->id, m->max_entries);
-	if (bw_field_resolve(btf, m->btf_value_type_id, rest, &ew->field, &fe) < 0 ||
-	    bw_field_check_fits(&ew->field, m->value_size, &fe) < 0)
-		return fail(ew, W_ERROR, "map \"%s\" (id %u): %s", m->full_name, m->id, fe.msg);
-	s = is_array ? locate_array(e, ew, m) : locate_percpu(e, ew, m);
+	/* Across= folds every element and CPU into one value: any map will do. */
+	if (ew->percpu && !is_percpu)
+		return fail(ew, W_ERROR, "aggregate %s needs a per-CPU map; \"%s\" (id %u) "
+			    "is of type %s (use scalar or scalar-counter)", bw_agg_name(w->agg),
+			    m->full_name, m->id, bw_bpf_map_type_name(&e->layout, m->type));
+	if (!ew->percpu && is_percpu && ew->sel != SEL_ALL)
+		return fail(ew, W_ERROR, "aggregate %s needs a map that is not per-CPU; \"%s\" "
+			    "(id %u) is of type %s (use percpu or percpu-counter, or [*] with "
+			    "Across=)", bw_agg_name(w->agg), m->full_name, m->id,
+			    bw_bpf_map_type_name(&e->layout, m->type));
+	if (ew->hash && !given)
+		return fail(ew, W_ERROR, "map \"%s\" (id %u) is a hash map: name an entry by its "
+			    "key, \"[KEY].%s\", or every entry, \"[*].%s\"", m->full_name, m->id,
+			    w->field, w->field);
+	if (ew->hash && ew->sel == SEL_ELEM) {
+		ew->sel = SEL_KEY;
+		if (m->key_size != 1 && m->key_size != 2 && m->key_size != 4 && m->key_size != 8)
+			return fail(ew, W_ERROR, "map \"%s\" (id %u) has %u-byte keys: [KEY] reads "
+				    "integer keys of 1, 2, 4 or 8 bytes", m->full_name, m->id,
+				    m->key_size);
+		if (m->key_size < 8 && sel >> (8 * m->key_size))
+			return fail(ew, W_ERROR, "key %" PRIu64 " does not fit the %u-byte keys of "
+				    "map \"%s\" (id %u)", sel, m->key_size, m->full_name, m->id);
+		ew->key = sel;
+	} else if (ew->sel == SEL_ELEM && sel >= m->max_entries) {
+		return fail(ew, W_ERROR, "element [%" PRIu64 "] is out of range: map \"%s\" (id %u) "
+			    "has %u entries", sel, m->full_name, m->id, m->max_entries);
+	}
+	ew->index = ew->sel == SEL_ELEM ? (uint32_t)sel : 0;
+	s = resolve_leaf(ew, btf, m, rest);
+	if (s != W_RESOLVED)
+		return s;
+	if (ew->field.kind == BW_FIELD_TEXT &&
+	    (w->agg != BW_AGG_SCALAR_COUNTER || ew->sel != SEL_ELEM || !is_array))
+		return fail(ew, W_ERROR, "\"%s\" is text (%s): it is read from one element of an "
+			    "array map, keeping its last value (Aggregate=scalar-counter)", w->field,
+			    ew->field.type_name);
+	if (ew->hash)
+		s = locate_hash(e, ew, m, is_percpu);
+	else if (ew->sel == SEL_ALL)
+		s = locate_all(e, ew, m, is_percpu);
+	else if (ew->field.kind == BW_FIELD_TEXT)
+		s = locate_text(e, ew, m);
+	else
+		s = is_array ? locate_array(e, ew, m) : locate_percpu(e, ew, m);
 	if (s != W_RESOLVED)
 		return s;
 	if (add_guard(e, m, &fe) < 0)
@@ -715,11 +1002,16 @@ static void resolve_all(struct bw_engine *e, uint64_t mono_ns)
 		ew->nleaves = 0;
 		ew->cpus_missing = 0;
 		ew->missing_msg[0] = '\0';
+		ew->s_is_real = ew->s_is_text = false;
+		ew->s_count = 0;
+		ew->hash = false;
+		ew->sel = SEL_ELEM;
 		ew->state = resolve_watch(e, ew);
 		if (ew->state != W_RESOLVED) {
 			ew->nleaves = 0;
 			e->nunresolved++;
-		} else if (!ew->percpu && ew->aligned) {
+		} else if (!ew->percpu && ew->aligned && ew->sel == SEL_ELEM && !ew->hash &&
+			   ew->field.kind != BW_FIELD_TEXT) {
 			/* One scalar batch slot per watch at most: capacity n holds them all. */
 			ew->slot = (uint32_t)e->nsloads;
 			e->sloads[e->nsloads++] = (struct bw_load){ .offset = ew->leaves[0].off,
@@ -879,6 +1171,249 @@ static void sample_percpu(struct bw_engine *e, size_t i, struct ewatch *ew)
 	}
 }
 
+/* ---- readings of every element, of hash entries and of text ---- */
+
+/* One tick's readings of a "[*]" watch, folded by Across=. */
+struct across {
+	__int128 sum, min, max;
+	uint64_t count;
+};
+
+static void across_add(struct across *a, struct bw_value v)
+{
+	__int128 x = v.is_signed ? (__int128)v.s : (__int128)v.u;
+
+	if (a->count == 0 || x < a->min)
+		a->min = x;
+	if (a->count == 0 || x > a->max)
+		a->max = x;
+	a->sum += x;	/* at most 2^20 x 2^64 per tick: far inside 128 bits */
+	a->count++;
+}
+
+static bool fold_wide(__int128 x, struct bw_fold_value *out)
+{
+	if (x >= INT64_MIN && x <= INT64_MAX)
+		*out = bw_fold_s64((int64_t)x);
+	else if (x > 0 && x <= (__int128)UINT64_MAX)
+		*out = bw_fold_u64((uint64_t)x);
+	else
+		return false;
+	return true;
+}
+
+/* Feed the fold the Across= value of @a; a tick with nothing to fold feeds nothing. */
+static void across_feed(struct bw_engine *e, size_t i, struct ewatch *ew, const struct across *a)
+{
+	struct bw_error fe;
+	struct bw_fold_value fv = { 0 };
+	__int128 x;
+	int r;
+
+	ew->s_count = a->count;
+	ew->s_ok = false;
+	ew->s_is_real = false;
+	switch (ew->w->across) {
+	case BW_ACROSS_AVG:
+		if (!a->count) {
+			snprintf(ew->s_error, sizeof(ew->s_error), "no element to average");
+			return;
+		}
+		ew->s_real = (double)(a->sum / a->count) +
+			     (double)(a->sum % a->count) / (double)a->count;
+		ew->s_is_real = true;
+		r = bw_fold_real(e->fold, i, ew->s_real, &fe);
+		break;
+	case BW_ACROSS_MIN:
+	case BW_ACROSS_MAX:
+		if (!a->count) {
+			snprintf(ew->s_error, sizeof(ew->s_error), "no element: no %s",
+				 bw_across_name(ew->w->across));
+			return;
+		}
+		/* fallthrough */
+	default:
+		x = ew->w->across == BW_ACROSS_MIN ? a->min : ew->w->across == BW_ACROSS_MAX ?
+		    a->max : ew->w->across == BW_ACROSS_COUNT ? (__int128)a->count : a->sum;
+		if (!fold_wide(x, &fv)) {
+			snprintf(ew->s_error, sizeof(ew->s_error), "the sum of %" PRIu64 " readings "
+				 "does not fit in 64 bits", a->count);
+			bw_fold_failure(e->fold, i, NULL);
+			return;
+		}
+		ew->s_value = fv.is_signed ? (struct bw_value){ .is_signed = true, .s = (int64_t)fv.bits }
+					   : (struct bw_value){ .is_signed = false, .u = fv.bits };
+		r = bw_fold_scalar(e->fold, i, fv, &fe);
+		break;
+	}
+	if (r < 0) {
+		note_error(ew, &fe);
+		return;
+	}
+	ew->s_ok = true;
+}
+
+/* "[*]" on an array: one batch of every load; any failure fails the tick's reading. */
+static void sample_all(struct bw_engine *e, size_t i, struct ewatch *ew)
+{
+	struct across a = { 0 };
+	struct bw_error le;
+	size_t done = 0;
+
+	ew->s_seq = e->seq;
+	ew->s_ok = false;
+	if (bw_ram_load_batch(e->ram, ew->all_loads, ew->all_n, ew->all_raw, &done, &le) < 0) {
+		note_error(ew, &le);
+		bw_fold_failure(e->fold, i, NULL);
+		return;
+	}
+	for (uint32_t j = 0; j < ew->all_n; j++) {
+		struct bw_value v;
+
+		if (bw_field_decode(&ew->field, ew->all_raw[j], &v, &le) < 0) {
+			note_error(ew, &le);
+			bw_fold_failure(e->fold, i, NULL);
+			return;
+		}
+		across_add(&a, v);
+	}
+	across_feed(e, i, ew, &a);
+}
+
+struct hash_pass {
+	struct bw_engine *e;
+	struct ewatch *ew;
+	struct across a;
+	bool found;
+	uint32_t n;		/* SEL_KEY on a per-CPU map: readings[0..n) */
+};
+
+static int hash_leaf(struct hash_pass *hp, uint64_t va, const uint8_t *near,
+		     struct bw_value *v, struct bw_error *err)
+{
+	const struct bw_field *f = &hp->ew->field;
+	uint64_t raw = 0;
+	int r;
+
+	if (near)
+		memcpy(&raw, near + f->offset, f->width);
+	else if ((r = bw_kernel_read(hp->e->k, va + f->offset, &raw, f->width, err)) < 0)
+		return r;
+	return bw_field_decode(f, raw, v, err);
+}
+
+static int hash_entry(void *ctx, uint64_t key, uint64_t value, const uint8_t *bytes,
+		      struct bw_error *err)
+{
+	struct hash_pass *hp = ctx;
+	struct ewatch *ew = hp->ew;
+	struct bw_value v;
+	int r;
+
+	if (ew->sel == SEL_KEY && key != ew->key)
+		return 0;
+	if (ew->sel == SEL_KEY && hp->found)
+		return bw_error_set(err, -EEXIST, "key %" PRIu64 " is in the table twice", key);
+	hp->found = true;
+	if (!ew->htab.percpu) {
+		r = hash_leaf(hp, value, ew->htab.value_read ? bytes : NULL, &v, err);
+		if (r < 0)
+			return r;
+		if (ew->sel == SEL_KEY)
+			ew->s_value = v;
+		else
+			across_add(&hp->a, v);
+		return 0;
+	}
+	{
+		uint64_t pptr;
+
+		memcpy(&pptr, bytes, sizeof(pptr));
+		for (uint32_t cpu = 0; cpu < hp->e->nr_cpus; cpu++) {
+			/* Per-CPU pointer arithmetic is modular, as in the kernel. */
+			uint64_t va = pptr + bw_kernel_per_cpu_offset(hp->e->k, cpu);
+
+			r = hash_leaf(hp, va, NULL, &v, err);
+			if (r < 0)
+				return bw_error_prefix(err, "key %" PRIu64 " on CPU %u", key, cpu);
+			if (ew->sel == SEL_KEY)
+				ew->readings[hp->n++] = (struct bw_fold_cpu_value){
+					.cpu = cpu, .value = fold_value(v) };
+			else
+				across_add(&hp->a, v);
+		}
+	}
+	return 0;
+}
+
+static void sample_hash(struct bw_engine *e, size_t i, struct ewatch *ew)
+{
+	struct hash_pass hp;
+	struct bw_error le = { 0 };
+	long r = -EAGAIN;
+	int fr = 0;
+
+	ew->s_seq = e->seq;
+	ew->s_ok = false;
+	for (int attempt = 0; r == -EAGAIN && attempt < HASH_WALK_ATTEMPTS; attempt++) {
+		hp = (struct hash_pass){ .e = e, .ew = ew };
+		r = bw_htab_walk(e->k, &e->layout.htab, &ew->htab, ew->scratch, hash_entry, &hp, &le);
+	}
+	if (r < 0) {
+		note_error(ew, &le);
+		bw_fold_failure(e->fold, i, NULL);
+		return;
+	}
+	if (ew->sel == SEL_ALL) {
+		across_feed(e, i, ew, &hp.a);
+		return;
+	}
+	if (!hp.found) {
+		/* An absent key is a reading that did not happen, never a 0. */
+		snprintf(ew->s_error, sizeof(ew->s_error), "key %" PRIu64 " is not in the map",
+			 ew->key);
+		return;
+	}
+	if (ew->percpu) {
+		ew->s_n = hp.n;
+		ew->s_failed = 0;
+		fr = bw_fold_percpu(e->fold, i, ew->readings, hp.n, &le);
+	} else {
+		fr = bw_fold_scalar(e->fold, i, fold_value(ew->s_value), &le);
+	}
+	if (fr < 0) {
+		note_error(ew, &le);
+		return;
+	}
+	ew->s_ok = true;
+}
+
+/* A char[] leaf: its bytes (one or two pages), as text. */
+static void sample_text(struct bw_engine *e, size_t i, struct ewatch *ew)
+{
+	const struct leaf *lf = &ew->leaves[0];
+	uint32_t len = ew->field.text_len;
+	struct bw_error le;
+	int r;
+
+	ew->s_seq = e->seq;
+	ew->s_ok = false;
+	ew->s_is_text = true;
+	r = bw_ram_read(e->ram, lf->gpa[0], ew->text_raw, lf->len0, &le);
+	if (r == 0 && lf->len0 < len)
+		r = bw_ram_read(e->ram, lf->gpa[1], ew->text_raw + lf->len0, len - lf->len0, &le);
+	if (r == 0) {
+		bw_field_text(ew->text_raw, len, ew->s_text);
+		r = bw_fold_text(e->fold, i, ew->s_text, &le);
+	}
+	if (r < 0) {
+		note_error(ew, &le);
+		bw_fold_failure(e->fold, i, NULL);
+		return;
+	}
+	ew->s_ok = true;
+}
+
 static bool guards_moved(struct bw_engine *e)
 {
 	for (size_t i = 0; i < e->nguards; i++) {
@@ -939,7 +1474,13 @@ int bw_engine_tick(struct bw_engine *e, uint64_t mono_ns, int64_t wall_ns, struc
 
 		if (ew->state != W_RESOLVED)
 			continue;
-		if (ew->percpu)
+		if (ew->hash)
+			sample_hash(e, i, ew);
+		else if (ew->sel == SEL_ALL)
+			sample_all(e, i, ew);
+		else if (ew->field.kind == BW_FIELD_TEXT)
+			sample_text(e, i, ew);
+		else if (ew->percpu)
 			sample_percpu(e, i, ew);
 		else
 			sample_scalar(e, i, ew);
@@ -1062,6 +1603,9 @@ static json_t *scheduler_json(const struct bw_engine *e, bool *bad)
 	put(o, "enable_state", st->enable_state >= 0 ? uint_json((uint64_t)st->enable_state) :
 						       json_null(), bad);
 	put(o, "problem", str_or_null(st->problem), bad);
+	put(o, "programs", uint_json(st->programs), bad);
+	put(o, "maps_by_programs", uint_json(st->tied_maps), bad);
+	put(o, "programs_problem", str_or_null(st->tie_problem), bad);
 	return o;
 }
 
@@ -1092,7 +1636,19 @@ static json_t *resolution_json(const struct bw_engine *e, const struct ewatch *e
 		put(o, "bitfield", json_null(), bad);
 	}
 	put(o, "aligned", json_boolean(ew->aligned), bad);
-	if (ew->percpu) {
+	put(o, "selector", text(ew->sel == SEL_ALL ? "all" : ew->sel == SEL_KEY ? "key" :
+				"element"), bad);
+	if (ew->sel == SEL_KEY)
+		put(o, "key", uint_json(ew->key), bad);
+	if (ew->field.kind == BW_FIELD_TEXT)
+		put(o, "text_len", uint_json(ew->field.text_len), bad);
+	if (ew->hash) {
+		put(o, "buckets", hex(ew->htab.buckets), bad);
+		put(o, "n_buckets", uint_json(ew->htab.n_buckets), bad);
+	} else if (ew->sel == SEL_ALL) {
+		put(o, "values", hex(ew->va), bad);
+		put(o, "readings", uint_json(ew->all_n), bad);
+	} else if (ew->percpu) {
 		put(o, "percpu_pointer", hex(ew->va), bad);
 		put(o, "cpus", uint_json(ew->nleaves), bad);
 		put(o, "cpus_missing", uint_json(ew->cpus_missing), bad);
@@ -1235,6 +1791,8 @@ int bw_engine_maps_json(struct bw_engine *e, json_t **out, struct bw_error *err)
 		put(j, "object", o ? text(o->prefix) : json_null(), &bad);
 		put(j, "object_btf", o ? hex(o->btf_addr) : json_null(), &bad);
 		put(j, "active", json_boolean(o && m->object == active), &bad);
+		put(j, "joined_by", !o ? json_null() : text(m->by_programs ? "programs" : "btf"),
+		    &bad);
 		put(j, "address", hex(m->addr), &bad);
 		push(maps, j, &bad);
 	}
@@ -1297,10 +1855,16 @@ int bw_engine_sample_json(const struct bw_engine *e, json_t **out, struct bw_err
 			put(o, "reason", text(ew->state != W_RESOLVED ? ew->reason :
 						     "not read yet"), &bad);
 		} else if (!ew->percpu) {
-			if (ew->s_ok)
-				put(o, "value", value_json(ew->s_value), &bad);
-			else
+			if (!ew->s_ok)
 				put(o, "error", text(ew->s_error), &bad);
+			else if (ew->s_is_text)
+				put(o, "value", text(ew->s_text), &bad);
+			else if (ew->s_is_real)
+				put(o, "value", json_real(ew->s_real), &bad);
+			else
+				put(o, "value", value_json(ew->s_value), &bad);
+			if (ew->sel == SEL_ALL)
+				put(o, "count", uint_json(ew->s_count), &bad);
 		} else {
 			json_t *vals = json_object();
 
@@ -1327,19 +1891,26 @@ int bw_engine_sample_json(const struct bw_engine *e, json_t **out, struct bw_err
 
 int bw_engine_metrics_json(const struct bw_engine *e, json_t **out, struct bw_error *err)
 {
-	json_t *doc, *metrics = NULL;
+	json_t *doc, *metrics = NULL, *text_keys = NULL;
 	bool bad = false;
 	int r;
 
 	r = bw_fold_metrics_json(e->fold, &metrics, err);
 	if (r < 0)
 		return r;
+	r = bw_fold_text_keys_json(e->fold, &text_keys, err);
+	if (r < 0) {
+		json_decref(metrics);
+		return r;
+	}
 	doc = json_object();
 	if (!doc) {
 		json_decref(metrics);
+		json_decref(text_keys);
 		return bw_error_set(err, -ENOMEM, "building the metrics view: out of memory");
 	}
 	put(doc, "window", bw_fold_window_json(e->fold), &bad);
 	put(doc, "metrics", metrics, &bad);
+	put(doc, "text_keys", text_keys, &bad);
 	return finish(doc, bad, out, err, "metrics");
 }

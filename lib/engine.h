@@ -17,9 +17,13 @@
  *   - the map must be an ARRAY (scalar, scalar-counter) or a PERCPU_ARRAY
  *     (percpu, percpu-counter);
  *   - the element: the field may start with "[N]." to read array element
- *     N (a map key); without it element 0 is read.  N < max_entries.
+ *     N (a map key), or be "[N]" alone to read the whole value of element N
+ *     (an integer); without it element 0 is read.  N < max_entries.
  *   - the leaf: the rest of the field, resolved in the object's BTF from
- *     the map's value type (field_path.h), checked against value_size;
+ *     the map's value type (field_path.h), checked against value_size; a
+ *     map without BTF (tied to the object through its programs) is read as
+ *     the watch's Type= at its Offset= (default 0), and on a map with BTF
+ *     Type= and Offset= must agree with the BTF;
  *   - the location: ARRAY: the leaf's virtual address translated once to a
  *     file offset; PERCPU_ARRAY: pptrs[N] + __per_cpu_offset[cpu] + offset
  *     for each possible CPU, each translated once (a CPU whose copy does
@@ -159,7 +163,9 @@ void bw_engine_summary(const struct bw_engine *e, struct bw_engine_summary *out)
  *   SCHED = {"ops_name", "object": prefix|null, "object_btf": "0x.."|null,
  *            "struct_ops_map_id": N|null, "scx_root": "0x.."|null,
  *            "enable_state": N (the kernel's raw enable state)|null,
- *            "problem": str|null}
+ *            "problem": str|null, "programs": N (its programs found),
+ *            "maps_by_programs": N (maps without BTF tied to its object through
+ *            its programs' used_maps), "programs_problem": str|null}
  *   RES = {"object", "object_btf", "map_id", "map_name", "map_full_name",
  *          "map_type", "index", "offset", "width", "signed",
  *          "kind": "int"|"bool"|"enum"|"bitfield", "type",
@@ -171,7 +177,8 @@ void bw_engine_summary(const struct bw_engine *e, struct bw_engine_summary *out)
  * hence the non-const engine):
  *   {"maps": [{"id", "name", "full_name", "type", "type_id", "key_size",
  *              "value_size", "max_entries", "flags", "object": prefix|null,
- *              "object_btf": "0x.."|null, "active", "address"}, ...],
+ *              "object_btf": "0x.."|null, "active",
+ *              "joined_by": "btf"|"programs"|null, "address"}, ...],
  *    "objects": [{"prefix", "btf", "map_ids": [..], "active",
  *                 "btf_error": str|null}, ...],
  *    "scheduler": SCHED|null, "skipped", "skipped_reason": str|null,
@@ -188,7 +195,8 @@ void bw_engine_summary(const struct bw_engine *e, struct bw_engine_summary *out)
  *                 otherwise "reason": str}, ...]}
  *
  * metrics:
- *   {"window": bw_fold_window_json(), "metrics": bw_fold_metrics_json()}
+ *   {"window": bw_fold_window_json(), "metrics": bw_fold_metrics_json(),
+ *    "text_keys": bw_fold_text_keys_json() (the metrics whose string is text)}
  */
 int bw_engine_status_json(const struct bw_engine *e, json_t **out, struct bw_error *err);
 int bw_engine_maps_json(struct bw_engine *e, json_t **out, struct bw_error *err);

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "field_path.h"
 #include "util_kernel.h"
 
 #define FN_DEMO 0xffffffffc0100000ULL
@@ -22,6 +23,12 @@
 #define T0 (10 * SEC)
 
 #define W(m, f, a, l) { .map_suffix = (m), .field = (f), .agg = (a), .label = (l) }
+#define WT(m, f, a, l, t) { .map_suffix = (m), .field = (f), .agg = (a), .label = (l), .type = (t) }
+#define WTO(m, f, a, l, t, o) { .map_suffix = (m), .field = (f), .agg = (a), .label = (l), \
+				.type = (t), .has_offset = true, .offset = (o) }
+#define WA(m, f, a, l, x) { .map_suffix = (m), .field = (f), .agg = (a), .label = (l), .across = (x) }
+#define WTA(m, f, a, l, t, x) { .map_suffix = (m), .field = (f), .agg = (a), .label = (l), \
+				.type = (t), .across = (x) }
 #define WPIN(m, f, a, l, o) { .map_suffix = (m), .field = (f), .agg = (a), .label = (l), .object = (o) }
 
 #define SET(...) tk_watch_set((const struct bw_watch[]){ __VA_ARGS__ }, \
@@ -496,13 +503,13 @@ START_TEST(test_resolution_errors)
 	watch_state(e, "nomap", "pending", "no map ending in \"nosuchmap\" in object \"bw_demo\"");
 	watch_state(e, "nomember", "error", "nope");
 	watch_state(e, "structleaf", "error", "state");
-	watch_state(e, "percpu_on_array", "error", "needs a percpu_array map");
-	watch_state(e, "scalar_on_percpu", "error", "needs an array map");
+	watch_state(e, "percpu_on_array", "error", "needs a per-CPU map");
+	watch_state(e, "scalar_on_percpu", "error", "needs a map that is not per-CPU");
 	watch_state(e, "struct_ops", "error", "struct_ops map");
 	watch_state(e, "slot2", "resolved", NULL);
 	watch_state(e, "slot4", "error", "has 4 entries");
-	watch_state(e, "slotx", "error", "element index");
-	watch_state(e, "slot1", "error", "element index");
+	watch_state(e, "slotx", "error", "an element is");
+	watch_state(e, "slot1", "error", "name a member");
 	/* "acc" matches only through the full name "cpu_ctx_stor_acc". */
 	watch_state(e, "acc3", "resolved", NULL);
 	watch_state(e, "acc5", "resolved", NULL);
@@ -574,6 +581,482 @@ START_TEST(test_decoy_never_read)
 
 		ck_assert(json_is_true(json_object_get(m, "active")) == (ob && !strcmp(ob, btf)));
 	}
+	json_decref(doc);
+	bw_engine_free(e);
+	tk_free(tk);
+}
+END_TEST
+
+/*
+ * Maps declared with bare key_size/value_size have no BTF: they join the
+ * active object through its programs' used_maps, never the decoy's maps.
+ */
+START_TEST(test_maps_by_programs)
+{
+	struct test_kernel *tk = boot(TK_SCX_ROOT);
+	struct bw_engine *e = engine(tk, SET(
+		WT("rq_counts", "[0]", BW_AGG_PERCPU_COUNTER, "local", BW_TYPE_U64),
+		WTO("rq_counts", "[1]", BW_AGG_PERCPU_COUNTER, "global_lo", BW_TYPE_U32, 0),
+		WTO("rq_counts", "[1]", BW_AGG_PERCPU_COUNTER, "global_hi", BW_TYPE_U32, 4),
+		W("rq_counts", "[0]", BW_AGG_PERCPU_COUNTER, "untyped"),
+		WT("rq_counts", "[0].x", BW_AGG_PERCPU_COUNTER, "member", BW_TYPE_U64),
+		WTO("rq_counts", "[0]", BW_AGG_PERCPU_COUNTER, "beyond", BW_TYPE_U64, 4),
+		WT("orphan", "[0]", BW_AGG_SCALAR, "orphan", BW_TYPE_U64),
+		WT("decoy_only", "[0]", BW_AGG_SCALAR, "decoy_only", BW_TYPE_U64),
+		WT("totals", "[2]", BW_AGG_SCALAR_COUNTER, "count2", BW_TYPE_U64),
+		W("totals", "[3]", BW_AGG_SCALAR_COUNTER, "count3"),
+		WT("totals", "[1]", BW_AGG_SCALAR, "count_s64", BW_TYPE_S64),
+		WT(".bss", "state.gauge", BW_AGG_SCALAR, "gauge_s32", BW_TYPE_S32),
+		WT(".bss", "state.gauge", BW_AGG_SCALAR, "gauge_u64", BW_TYPE_U64),
+		WTO(".bss", "state.gauge", BW_AGG_SCALAR, "gauge_off", BW_TYPE_S32, 4)));
+	struct tk_object demo, decoy;
+	struct tk_demo_btf d;
+	struct tk_map stats, decoy_stats, orphan, counts, decoy_only;
+	const struct tk_map_spec nobtf = { .name = "rq_counts", .type = TK_MAP_PERCPU_ARRAY,
+					   .key_size = 4, .value_size = 8, .max_entries = 2 };
+	json_t *doc, *m, *sched;
+	size_t i;
+	int u64;
+
+	tk_load_demo(tk, "bw_demo", "bw_demo", FN_DECOY, &decoy);
+	tk_load_demo(tk, "bw_demo", "bw_demo", FN_DEMO, &demo);
+	stats = tk_add_map(tk, &nobtf);
+	decoy_stats = tk_add_map(tk, &nobtf);
+	orphan = tk_add_map(tk, &(struct tk_map_spec){ .name = "orphan", .type = TK_MAP_ARRAY,
+			    .key_size = 4, .value_size = 8, .max_entries = 1 });
+	decoy_only = tk_add_map(tk, &(struct tk_map_spec){ .name = "decoy_only", .type = TK_MAP_ARRAY,
+		   .key_size = 4, .value_size = 8, .max_entries = 1 });
+	/* An ARRAY of bare u64 with BTF (scx_flatcg's stats). */
+	tk_demo_btf_new(&d);
+	u64 = btf__find_by_name_kind(d.btf, "u64", BTF_KIND_TYPEDEF);
+	ck_assert_int_gt(u64, 0);
+	btf__free(d.btf);
+	counts = tk_add_map(tk, &(struct tk_map_spec){ .name = "totals", .type = TK_MAP_ARRAY,
+			    .key_size = 4, .value_size = 8, .max_entries = 4, .btf = demo.btf,
+			    .btf_value_type_id = (uint32_t)u64 });
+	for (uint32_t c = 0; c < 4; c++) {
+		tk_put(tk, tk_percpu_elem(tk, &stats, 0, c), 10 + c, 8);
+		tk_put(tk, tk_percpu_elem(tk, &stats, 1, c), ((uint64_t)(c + 1) << 32) | (100 + c), 8);
+		tk_put(tk, tk_percpu_elem(tk, &decoy_stats, 0, c), 0xdec0, 8);
+	}
+	tk_put(tk, tk_elem(tk, &counts, 1), (uint64_t)-7, 8);
+	tk_put(tk, tk_elem(tk, &counts, 2), 5000000, 8);
+	tk_put(tk, tk_elem(tk, &counts, 3), 77, 8);
+	tk_put(tk, bss(tk, &demo, TK_STATE_GAUGE), (uint32_t)-5, 4);
+	/* enqueue uses .bss and stats; dispatch stats again and the decoy's .bss. */
+	tk_add_prog(tk, &demo.ops, 1, (const uint64_t[]){ demo.bss.addr, stats.addr }, 2, NULL);
+	tk_add_prog(tk, &demo.ops, 3, (const uint64_t[]){ stats.addr, decoy.bss.addr }, 2, NULL);
+	/* The decoy's programs use its own stats and decoy_only. */
+	tk_add_prog(tk, &decoy.ops, 1, (const uint64_t[]){ decoy_stats.addr, decoy_only.addr },
+		    2, NULL);
+	tk_add_prog(tk, &decoy.ops, 3, (const uint64_t[]){ decoy_stats.addr }, 1, NULL);
+	/* A program of no struct_ops map. */
+	tk_add_prog(tk, NULL, 0, (const uint64_t[]){ orphan.addr }, 1, NULL);
+	tk_attach(tk, &demo.ops);
+	tick(e, T0 + SEC);
+	tick(e, T0 + 2 * SEC);
+	watch_state(e, "local", "resolved", NULL);
+	ck_assert_int_eq(metric_int(e, "bw_demo_local"), 10 + 11 + 12 + 13);
+	ck_assert_int_eq(metric_int(e, "bw_demo_global_lo"), 100 + 101 + 102 + 103);
+	ck_assert_int_eq(metric_int(e, "bw_demo_global_hi"), 1 + 2 + 3 + 4);
+	watch_state(e, "untyped", "error", "has no BTF");
+	watch_state(e, "untyped", "error", "Type=");
+	watch_state(e, "member", "error", "member path");
+	watch_state(e, "beyond", "error", "value");
+	/* A map no program of the scheduler uses, and one only the decoy uses. */
+	watch_state(e, "orphan", "pending", "no map ending in \"orphan\"");
+	watch_state(e, "decoy_only", "pending", "no map ending in \"decoy_only\"");
+	ck_assert_int_eq(metric_int(e, "bw_demo_count2"), 5000000);
+	ck_assert_int_eq(metric_int(e, "bw_demo_count3"), 77);
+	watch_state(e, "count_s64", "error", "disagrees");
+	watch_state(e, "gauge_s32", "resolved", NULL);
+	ck_assert_int_eq(sample_int(e, "gauge_s32"), -5);
+	watch_state(e, "gauge_u64", "error", "Type=u64 disagrees");
+	watch_state(e, "gauge_off", "error", "Offset=4 disagrees");
+	/* The maps view: stats joined by programs, the decoy's stats in no object. */
+	doc = view(e, 'm');
+	json_array_foreach(json_object_get(doc, "maps"), i, m) {
+		json_int_t id = json_integer_value(json_object_get(m, "id"));
+		const char *by = json_string_value(json_object_get(m, "joined_by"));
+
+		if (id == stats.id) {
+			ck_assert(json_is_true(json_object_get(m, "active")));
+			ck_assert_str_eq(by, "programs");
+		} else if (id == decoy_stats.id || id == orphan.id) {
+			ck_assert(json_is_false(json_object_get(m, "active")));
+			ck_assert(json_is_null(json_object_get(m, "object")));
+		} else if (id == decoy.bss.id) {
+			ck_assert(json_is_false(json_object_get(m, "active")));
+			ck_assert_str_eq(by, "btf");
+		}
+	}
+	sched = json_object_get(doc, "scheduler");
+	ck_assert_int_eq(json_integer_value(json_object_get(sched, "programs")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(sched, "maps_by_programs")), 1);
+	json_decref(doc);
+	bw_engine_free(e);
+	tk_free(tk);
+}
+END_TEST
+
+/* A program that does not read as one, and garbage in used_maps, tie nothing. */
+START_TEST(test_program_garbage)
+{
+	struct test_kernel *tk = boot(TK_SCX_ROOT);
+	struct bw_engine *e = engine(tk, SET(
+		WT("rq_counts", "[0]", BW_AGG_PERCPU_COUNTER, "local", BW_TYPE_U64)));
+	struct tk_object demo;
+	struct tk_map stats;
+	uint64_t aux;
+	uint32_t id;
+	json_t *doc, *sched;
+
+	tk_load_demo(tk, "bw_demo", "bw_demo", FN_DEMO, &demo);
+	stats = tk_add_map(tk, &(struct tk_map_spec){ .name = "rq_counts",
+			   .type = TK_MAP_PERCPU_ARRAY, .key_size = 4, .value_size = 8,
+			   .max_entries = 2 });
+	id = tk_add_prog(tk, &demo.ops, 1, (const uint64_t[]){ stats.addr }, 1, &aux);
+	/* A used_map_cnt beyond any verifier's limit. */
+	tk_put(tk, aux + tk->lay.aux_used_map_cnt, 0x7fffffff, 4);
+	tk_attach(tk, &demo.ops);
+	tick(e, T0 + SEC);
+	watch_state(e, "local", "pending", "no map ending in \"rq_counts\"");
+	doc = view(e, 's');
+	sched = json_object_get(doc, "scheduler");
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(sched,
+				     "programs_problem")), "live program"));
+	json_decref(doc);
+	/* An aux whose id is not the program's: not that program. */
+	tk_put(tk, aux + tk->lay.aux_used_map_cnt, 1, 4);
+	tk_put(tk, aux + tk->lay.aux_id, id + 1, 4);
+	tick(e, T0 + 3 * SEC);
+	watch_state(e, "local", "pending", "no map ending in \"rq_counts\"");
+	/* used_maps pointing outside guest RAM. */
+	tk_put(tk, aux + tk->lay.aux_id, id, 4);
+	tk_put(tk, aux + tk->lay.aux_used_maps, 0xffffc9ff00000000ULL, 8);
+	tick(e, T0 + 5 * SEC);
+	watch_state(e, "local", "pending", "no map ending in \"rq_counts\"");
+	/* Repaired: the map joins. */
+	tk_put(tk, aux + tk->lay.aux_used_maps, tk_kmalloc(tk, 8), 8);
+	tk_put(tk, tk_get(tk, aux + tk->lay.aux_used_maps, 8), stats.addr, 8);
+	tick(e, T0 + 7 * SEC);
+	watch_state(e, "local", "resolved", NULL);
+	bw_engine_free(e);
+	tk_free(tk);
+}
+END_TEST
+
+static const char *sample_text(struct bw_engine *e, const char *label, char *buf, size_t len)
+{
+	json_t *doc = view(e, 'S'), *w = find_watch(doc, label), *v = json_object_get(w, "value");
+
+	ck_assert_msg(json_is_string(v), "watch %s: no text value (%s)", label,
+		      json_string_value(json_object_get(w, "error")) ?:
+		      json_string_value(json_object_get(w, "reason")) ?: "?");
+	snprintf(buf, len, "%s", json_string_value(v));
+	json_decref(doc);
+	return buf;
+}
+
+static const char *sample_error(struct bw_engine *e, const char *label, char *buf, size_t len)
+{
+	json_t *doc = view(e, 'S'), *w = find_watch(doc, label);
+	const char *m = json_string_value(json_object_get(w, "error"));
+
+	snprintf(buf, len, "%s", m ? m : "");
+	json_decref(doc);
+	return buf;
+}
+
+/* "[*]" over an ARRAY of structs, an ARRAY of bare u64 and a PERCPU_ARRAY without BTF. */
+START_TEST(test_all_elements)
+{
+	struct test_kernel *tk = boot(TK_SCX_ROOT);
+	struct bw_engine *e = engine(tk, SET(
+		WA("slots", "[*].hits", BW_AGG_SCALAR_COUNTER, "hits_sum", BW_ACROSS_SUM),
+		WA("slots", "[*].delta", BW_AGG_SCALAR_COUNTER, "delta_min", BW_ACROSS_MIN),
+		WA("slots", "[*].delta", BW_AGG_SCALAR_COUNTER, "delta_max", BW_ACROSS_MAX),
+		WA("slots", "[*].hits", BW_AGG_SCALAR_COUNTER, "slot_count", BW_ACROSS_COUNT),
+		WA("slots", "[*].delta", BW_AGG_SCALAR_COUNTER, "delta_avg", BW_ACROSS_AVG),
+		WA("slots", "[*].delta", BW_AGG_SCALAR, "delta_avg_mean", BW_ACROSS_AVG),
+		WA("totals", "[*]", BW_AGG_SCALAR_COUNTER, "totals", BW_ACROSS_SUM),
+		WTA("rq_counts", "[*]", BW_AGG_SCALAR_COUNTER, "rq_sum", BW_TYPE_U64, BW_ACROSS_SUM),
+		WTA("rq_counts", "[*]", BW_AGG_SCALAR_COUNTER, "rq_n", BW_TYPE_U64, BW_ACROSS_COUNT),
+		WA("cpu_stats", "[*].gauge", BW_AGG_SCALAR, "gauge_max", BW_ACROSS_MAX)));
+	struct tk_object o;
+	struct tk_demo_btf d;
+	struct tk_map rq, totals;
+	int u64;
+
+	tk_load_demo(tk, "bw_demo", "bw_demo", FN_DEMO, &o);
+	tk_demo_btf_new(&d);
+	u64 = btf__find_by_name_kind(d.btf, "u64", BTF_KIND_TYPEDEF);
+	btf__free(d.btf);
+	totals = tk_add_map(tk, &(struct tk_map_spec){ .name = "totals", .type = TK_MAP_ARRAY,
+			    .key_size = 4, .value_size = 8, .max_entries = 3, .btf = o.btf,
+			    .btf_value_type_id = (uint32_t)u64 });
+	rq = tk_add_map(tk, &(struct tk_map_spec){ .name = "rq_counts",
+			.type = TK_MAP_PERCPU_ARRAY, .key_size = 4, .value_size = 8,
+			.max_entries = 2 });
+	tk_add_prog(tk, &o.ops, 1, (const uint64_t[]){ rq.addr }, 1, NULL);
+	for (uint32_t i = 0; i < TK_NR_SLOTS; i++) {
+		tk_put(tk, tk_elem(tk, &o.slots, i) + 8, 1000 * (i + 1), 8);
+		tk_put(tk, tk_elem(tk, &o.slots, i) + 16, (uint32_t)(int32_t)(3 - 2 * (int)i), 4);
+	}
+	/* deltas 3, 1, -1, -3: avg 0; sum of hits 10000 */
+	tk_put(tk, tk_elem(tk, &totals, 0), UINT64_MAX, 8);
+	tk_put(tk, tk_elem(tk, &totals, 1), 2, 8);
+	tk_put(tk, tk_elem(tk, &totals, 2), 3, 8);
+	for (uint32_t c = 0; c < 4; c++) {
+		tk_put(tk, tk_percpu_elem(tk, &rq, 0, c), c + 1, 8);
+		tk_put(tk, tk_percpu_elem(tk, &rq, 1, c), 10 * (c + 1), 8);
+		tk_put(tk, tk_percpu_elem(tk, &o.cpu_stats, 0, c) + 8, (uint64_t)(int64_t)((int)c * 7 - 9),
+		       8);
+	}
+	tk_attach(tk, &o.ops);
+	tick(e, T0 + SEC);
+	ck_assert_int_eq(metric_int(e, "bw_demo_hits_sum"), 10000);
+	ck_assert_int_eq(metric_int(e, "bw_demo_delta_min"), -3);
+	ck_assert_int_eq(metric_int(e, "bw_demo_delta_max"), 3);
+	ck_assert_int_eq(metric_int(e, "bw_demo_slot_count"), TK_NR_SLOTS);
+	ck_assert(metric_real(e, "bw_demo_delta_avg") == 0.0);
+	/* A u64 sum beyond 64 bits is no reading, never a wrapped number. */
+	ck_assert(metric_absent(e, "bw_demo_totals"));
+	ck_assert_int_eq(metric_int(e, "bw_demo_rq_sum"), 1 + 2 + 3 + 4 + 10 + 20 + 30 + 40);
+	ck_assert_int_eq(metric_int(e, "bw_demo_rq_n"), 8);
+	watch_state(e, "gauge_max", "resolved", NULL);
+	ck_assert_msg(metric_real(e, "bw_demo_gauge_max") == 12.0, "%g", metric_real(e, "bw_demo_gauge_max"));
+	tk_put(tk, tk_elem(tk, &totals, 0), 1, 8);
+	tk_put(tk, tk_elem(tk, &o.slots, 0) + 16, 11, 4);	/* deltas 11, 1, -1, -3: avg 2 */
+	tick(e, T0 + 2 * SEC);
+	ck_assert_int_eq(metric_int(e, "bw_demo_totals"), 6);
+	ck_assert(metric_real(e, "bw_demo_delta_avg") == 2.0);
+	ck_assert(metric_real(e, "bw_demo_delta_avg_mean") == 1.0);
+	ck_assert_int_eq(metric_int(e, "bw_demo_delta_max"), 11);
+	ck_assert_int_eq(sample_int(e, "slot_count"), TK_NR_SLOTS);
+	/* One unreadable copy fails the whole reading: no partial sums. */
+	tk_unmap(tk, tk_percpu_elem(tk, &rq, 1, 2));
+	tick(e, T0 + 3 * SEC);
+	ck_assert_int_eq(metric_int(e, "bw_demo_rq_sum"), 110);	/* the last reading stays */
+	bw_engine_free(e);
+	tk_free(tk);
+}
+END_TEST
+
+/* HASH, PERCPU_HASH and LRU_HASH: every live entry, one entry by key, entries coming and going. */
+START_TEST(test_hash_maps)
+{
+	struct test_kernel *tk = boot(TK_SCX_ROOT);
+	struct bw_engine *e = engine(tk, SET(
+		WA("tasks", "[*].hits", BW_AGG_SCALAR_COUNTER, "hits_sum", BW_ACROSS_SUM),
+		WA("tasks", "[*].hits", BW_AGG_SCALAR_COUNTER, "live", BW_ACROSS_COUNT),
+		WA("tasks", "[*].delta", BW_AGG_SCALAR_COUNTER, "delta_min", BW_ACROSS_MIN),
+		W("tasks", "[7].hits", BW_AGG_SCALAR_COUNTER, "hits7"),
+		W("tasks", "[0x3e8].delta", BW_AGG_SCALAR_COUNTER, "d1000"),
+		W("tasks", "[9].hits", BW_AGG_SCALAR_COUNTER, "hits9"),
+		W("tasks", "hits", BW_AGG_SCALAR_COUNTER, "nokey"),
+		W("tasks", "[4294967296].hits", BW_AGG_SCALAR_COUNTER, "bigkey"),
+		WA("cgrp", "[*]", BW_AGG_SCALAR_COUNTER, "cg_sum", BW_ACROSS_SUM),
+		WA("cgrp", "[*]", BW_AGG_SCALAR_COUNTER, "cg_n", BW_ACROSS_COUNT),
+		W("cgrp", "[5]", BW_AGG_PERCPU_COUNTER, "cg5"),
+		W("cgrp", "[5]", BW_AGG_SCALAR_COUNTER, "cg5_scalar"),
+		WA("lru", "[*].hits", BW_AGG_SCALAR_COUNTER, "lru_max", BW_ACROSS_MAX),
+		WA("lru", "[*].hits", BW_AGG_SCALAR_COUNTER, "lru_avg", BW_ACROSS_AVG)));
+	struct tk_object o;
+	struct tk_demo_btf d;
+	struct tk_hash tasks, cgrp, lru;
+	uint64_t e7, e1000, e5;
+	int u64;
+	char buf[BW_ERROR_MSG_MAX];
+
+	tk_load_demo(tk, "bw_demo", "bw_demo", FN_DEMO, &o);
+	tk_demo_btf_new(&d);
+	u64 = btf__find_by_name_kind(d.btf, "u64", BTF_KIND_TYPEDEF);
+	btf__free(d.btf);
+	/* tasks: kmalloc'd buckets and elements; cgrp: vmalloc'd, per-CPU values. */
+	tasks = tk_add_hash(tk, &(struct tk_map_spec){ .name = "tasks", .type = TK_MAP_HASH,
+			    .key_size = 4, .value_size = 24, .max_entries = 8, .btf = o.btf,
+			    .btf_value_type_id = (uint32_t)d.slot });
+	cgrp = tk_add_hash(tk, &(struct tk_map_spec){ .name = "cgrp", .type = TK_MAP_PERCPU_HASH,
+			   .key_size = 8, .value_size = 8, .max_entries = 16, .btf = o.btf,
+			   .btf_value_type_id = (uint32_t)u64, .vmalloc = true });
+	lru = tk_add_hash(tk, &(struct tk_map_spec){ .name = "lru", .type = TK_MAP_LRU_HASH,
+			  .key_size = 2, .value_size = 24, .max_entries = 4, .btf = o.btf,
+			  .btf_value_type_id = (uint32_t)d.slot });
+	e7 = tk_hash_insert(tk, &tasks, 7);
+	e1000 = tk_hash_insert(tk, &tasks, 1000);
+	tk_put(tk, tk_hash_value(tk, &tasks, tk_hash_insert(tk, &tasks, 15), 0) + 8, 5, 8);
+	tk_put(tk, tk_hash_value(tk, &tasks, e7, 0) + 8, 70, 8);
+	tk_put(tk, tk_hash_value(tk, &tasks, e1000, 0) + 8, 1000, 8);
+	tk_put(tk, tk_hash_value(tk, &tasks, e1000, 0) + 16, (uint32_t)-12, 4);
+	e5 = tk_hash_insert(tk, &cgrp, 5);
+	tk_hash_insert(tk, &cgrp, 21);
+	for (uint32_t c = 0; c < 4; c++)
+		tk_put(tk, tk_hash_value(tk, &cgrp, e5, c), 100 + c, 8);
+	tk_attach(tk, &o.ops);
+	tick(e, T0 + SEC);
+	ck_assert_int_eq(metric_int(e, "bw_demo_hits_sum"), 70 + 1000 + 5);
+	ck_assert_int_eq(metric_int(e, "bw_demo_live"), 3);	/* 7 and 15 share a bucket */
+	ck_assert_int_eq(metric_int(e, "bw_demo_delta_min"), -12);
+	ck_assert_int_eq(metric_int(e, "bw_demo_hits7"), 70);
+	ck_assert_int_eq(metric_int(e, "bw_demo_d1000"), -12);
+	/* An absent key: no reading, never a 0. */
+	ck_assert(metric_absent(e, "bw_demo_hits9"));
+	ck_assert_ptr_nonnull(strstr(sample_error(e, "hits9", buf, sizeof(buf)), "not in the map"));
+	watch_state(e, "nokey", "error", "name an entry by its key");
+	watch_state(e, "bigkey", "error", "does not fit the 4-byte keys");
+	ck_assert_int_eq(metric_int(e, "bw_demo_cg_sum"), 100 + 101 + 102 + 103);
+	ck_assert_int_eq(metric_int(e, "bw_demo_cg_n"), 8);	/* 2 entries x 4 CPUs */
+	ck_assert_int_eq(metric_int(e, "bw_demo_cg5"), 406);
+	watch_state(e, "cg5_scalar", "error", "needs a map that is not per-CPU");
+	/* An empty table: count 0 and sum 0 are readings, max and avg are not. */
+	watch_state(e, "lru_max", "resolved", NULL);
+	ck_assert(metric_absent(e, "bw_demo_lru_max"));
+	ck_assert(metric_absent(e, "bw_demo_lru_avg"));
+	/* Entries come and go. */
+	tk_hash_delete(tk, &tasks, 7);
+	tk_hash_insert(tk, &tasks, 9);
+	tk_put(tk, tk_hash_value(tk, &lru, tk_hash_insert(tk, &lru, 3), 0) + 8, 33, 8);
+	tk_put(tk, tk_hash_value(tk, &lru, tk_hash_insert(tk, &lru, 4), 0) + 8, 44, 8);
+	tick(e, T0 + 2 * SEC);
+	ck_assert_int_eq(metric_int(e, "bw_demo_live"), 3);
+	ck_assert_int_eq(metric_int(e, "bw_demo_hits_sum"), 1000 + 5);
+	ck_assert_int_eq(metric_int(e, "bw_demo_hits7"), 70);	/* the last reading it had */
+	ck_assert_ptr_nonnull(strstr(sample_error(e, "hits7", buf, sizeof(buf)), "not in the map"));
+	ck_assert_int_eq(metric_int(e, "bw_demo_hits9"), 0);	/* now there, and 0 */
+	ck_assert_int_eq(metric_int(e, "bw_demo_lru_max"), 44);
+	ck_assert(metric_real(e, "bw_demo_lru_avg") == 38.5);
+	bw_engine_free(e);
+	tk_free(tk);
+}
+END_TEST
+
+/* Hostile hash tables: loops, pointers outside RAM, lying bucket counts, overfull chains. */
+START_TEST(test_hash_garbage)
+{
+	struct test_kernel *tk = boot(TK_SCX_ROOT);
+	struct bw_engine *e = engine(tk, SET(
+		WA("tasks", "[*].hits", BW_AGG_SCALAR_COUNTER, "live", BW_ACROSS_COUNT),
+		WA("liar", "[*].hits", BW_AGG_SCALAR_COUNTER, "liar", BW_ACROSS_COUNT)));
+	struct tk_object o;
+	struct tk_demo_btf d;
+	struct tk_hash tasks, liar;
+	uint64_t a, b, c, bucket;
+	char buf[BW_ERROR_MSG_MAX];
+
+	tk_load_demo(tk, "bw_demo", "bw_demo", FN_DEMO, &o);
+	tk_demo_btf_new(&d);
+	btf__free(d.btf);
+	tasks = tk_add_hash(tk, &(struct tk_map_spec){ .name = "tasks", .type = TK_MAP_HASH,
+			    .key_size = 4, .value_size = 24, .max_entries = 4, .btf = o.btf,
+			    .btf_value_type_id = (uint32_t)d.slot });
+	liar = tk_add_hash(tk, &(struct tk_map_spec){ .name = "liar", .type = TK_MAP_HASH,
+			   .key_size = 4, .value_size = 24, .max_entries = 4, .btf = o.btf,
+			   .btf_value_type_id = (uint32_t)d.slot });
+	/* n_buckets must be roundup_pow_of_two(max_entries): 4, not 4096. */
+	tk_put(tk, liar.map.addr + tk->lay.htab_n_buckets, 4096, 4);
+	a = tk_hash_insert(tk, &tasks, 1);
+	b = tk_hash_insert(tk, &tasks, 5);	/* bucket 1: b -> a -> nulls(1) */
+	c = tk_hash_insert(tk, &tasks, 2);
+	bucket = tasks.buckets + 16;
+	tk_attach(tk, &o.ops);
+	tick(e, T0 + SEC);
+	ck_assert_int_eq(metric_int(e, "bw_demo_live"), 3);
+	watch_state(e, "liar", "error", "4096 buckets, but the kernel makes 4");
+	/* a -> b -> a: a loop, named as one. */
+	tk_put(tk, a, b, 8);
+	tick(e, T0 + 2 * SEC);
+	ck_assert_ptr_nonnull(strstr(sample_error(e, "live", buf, sizeof(buf)), "loops"));
+	ck_assert_int_eq(metric_int(e, "bw_demo_live"), 3);	/* the last good reading */
+	/* A chain leaving guest RAM. */
+	tk_put(tk, a, TK_PAGE_OFFSET_BASE + (512ULL << 20), 8);
+	tick(e, T0 + 3 * SEC);
+	ck_assert_ptr_nonnull(strstr(sample_error(e, "live", buf, sizeof(buf)), "entry at"));
+	/* A pointer that is no kernel address at all. */
+	tk_put(tk, a, 0x1000, 8);
+	tick(e, T0 + 4 * SEC);
+	ck_assert_ptr_nonnull(strstr(sample_error(e, "live", buf, sizeof(buf)),
+				     "not a kernel address"));
+	/* More entries than max_entries: a long chain of distinct entries. */
+	{
+		uint64_t f1 = tk_kmalloc(tk, 64), f2 = tk_kmalloc(tk, 64);
+
+		tk_put(tk, a, c, 8);
+		tk_put(tk, c, f1, 8);
+		tk_put(tk, f1, f2, 8);
+		tk_put(tk, f2, (1ULL << 1) | 1, 8);
+	}
+	tick(e, T0 + 5 * SEC);
+	ck_assert_ptr_nonnull(strstr(sample_error(e, "live", buf, sizeof(buf)),
+				     "more than its 4 entries"));
+	/* A chain ending in another bucket's marker: walked again, then refused. */
+	tk_put(tk, c, (2ULL << 1) | 1, 8);
+	tk_put(tk, a, (3ULL << 1) | 1, 8);
+	tick(e, T0 + 6 * SEC);
+	ck_assert_ptr_nonnull(strstr(sample_error(e, "live", buf, sizeof(buf)), "moved"));
+	/* Repaired. */
+	tk_put(tk, a, (1ULL << 1) | 1, 8);
+	tick(e, T0 + 7 * SEC);
+	ck_assert_int_eq(sample_int(e, "live"), 3);
+	(void)bucket;
+	bw_engine_free(e);
+	tk_free(tk);
+}
+END_TEST
+
+/* char[N] leaves: text, escaped, bounded, the last value kept. */
+START_TEST(test_text_leaves)
+{
+	struct test_kernel *tk = boot(TK_SCX_ROOT);
+	struct bw_engine *e = engine(tk, SET(
+		W("names", "[0].name", BW_AGG_SCALAR_COUNTER, "name0"),
+		W("names", "[1].name", BW_AGG_SCALAR_COUNTER, "name1"),
+		W("tags", "[0].tag", BW_AGG_SCALAR_COUNTER, "tag"),
+		W("names", "[0].name", BW_AGG_SCALAR, "name_mean"),
+		WA("names", "[*].name", BW_AGG_SCALAR_COUNTER, "name_all", BW_ACROSS_MAX)));
+	struct btf *b = test_btf_new();
+	int u32 = test_btf_u32(b), u64 = test_btf_u64(b), chr = test_btf_char(b), named, tagged;
+	uint64_t btf;
+	struct tk_map ops, names, tags;
+	json_t *doc, *m, *keys;
+	char buf[BW_FIELD_TEXT_OUT_MAX];
+
+	named = test_btf_struct(b, "bw_named", 24, (struct test_btf_field[]){
+		TEST_BTF_FIELD("n", u64, 0), TEST_BTF_FIELD("name", test_btf_array(b, chr, 16), 8),
+		TEST_BTF_END });
+	tagged = test_btf_struct(b, "bw_tagged", 8, (struct test_btf_field[]){
+		TEST_BTF_FIELD("tag", test_btf_array(b, chr, 4), 0), TEST_BTF_FIELD("n", u32, 4),
+		TEST_BTF_END });
+	btf = tk_load_btf(tk, b, false);
+	btf__free(b);
+	names = tk_add_map(tk, &(struct tk_map_spec){ .name = "names", .type = TK_MAP_ARRAY,
+			   .key_size = 4, .value_size = 24, .max_entries = 2, .btf = btf,
+			   .btf_value_type_id = (uint32_t)named, .vmalloc = true });
+	tags = tk_add_map(tk, &(struct tk_map_spec){ .name = "tags", .type = TK_MAP_ARRAY,
+			  .key_size = 4, .value_size = 8, .max_entries = 1, .btf = btf,
+			  .btf_value_type_id = (uint32_t)tagged });
+	ops = tk_add_struct_ops(tk, "named_ops", btf, "named", FN_NEW);
+	tk_write(tk, tk_elem(tk, &names, 0) + 8, "layer-\xc3\xa9\\x", 10);
+	/* No NUL in all 16 bytes, invalid UTF-8 inside. */
+	tk_write(tk, tk_elem(tk, &names, 1) + 8, "ab\xff\xc3(\n0123456789a", 16);
+	tk_write(tk, tk_elem(tk, &tags, 0), "abcd", 4);
+	tk_put(tk, tk_elem(tk, &tags, 0) + 4, 0x41414141, 4);	/* "AAAA" right after: not read */
+	tk_attach(tk, &ops);
+	tick(e, T0 + SEC);
+	ck_assert_str_eq(sample_text(e, "name0", buf, sizeof(buf)), "layer-\xc3\xa9\\\\x");
+	ck_assert_str_eq(sample_text(e, "name1", buf, sizeof(buf)),
+			 "ab\\xff\\xc3(\\x0a0123456789");
+	ck_assert_str_eq(sample_text(e, "tag", buf, sizeof(buf)), "abcd");
+	watch_state(e, "name_mean", "error", "is text");
+	watch_state(e, "name_all", "error", "is text");
+	tk_write(tk, tk_elem(tk, &names, 0) + 8, "second\0", 7);
+	tick(e, T0 + 2 * SEC);
+	doc = view(e, 'M');
+	m = json_object_get(doc, "metrics");
+	ck_assert_str_eq(json_string_value(json_object_get(m, "named_ops_name0")), "second");
+	ck_assert_str_eq(json_string_value(json_object_get(m, "named_ops_tag")), "abcd");
+	keys = json_object_get(doc, "text_keys");
+	ck_assert_uint_eq(json_array_size(keys), 3);
 	json_decref(doc);
 	bw_engine_free(e);
 	tk_free(tk);
@@ -1110,6 +1593,12 @@ static Suite *engine_suite(void)
 	tcase_add_test(tc, test_folds);
 	tcase_add_test(tc, test_resolution_errors);
 	tcase_add_test(tc, test_decoy_never_read);
+	tcase_add_test(tc, test_maps_by_programs);
+	tcase_add_test(tc, test_program_garbage);
+	tcase_add_test(tc, test_all_elements);
+	tcase_add_test(tc, test_hash_maps);
+	tcase_add_test(tc, test_hash_garbage);
+	tcase_add_test(tc, test_text_leaves);
 	tcase_add_test(tc, test_object_pin);
 	tcase_add_test(tc, test_scheduler_replaced);
 	tcase_add_test(tc, test_old_kernels);

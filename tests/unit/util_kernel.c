@@ -227,7 +227,7 @@ static void build_btf(struct test_kernel *tk, struct btf *btf, struct test_btf_x
 {
 	struct tk_layout *l = &tk->lay;
 	int u8, u16, u32, u64, intt, chr, boolt, vp, ulong, mt, hdr, btf_ptr, btf_id, charr16,
-	    map, arr, flex_c, flex_p, uni, st_state, common, value, sops;
+	    map, arr, flex_c, flex_c_early, flex_p, uni, st_state, common, value, sops;
 
 	test_btf_add_xarray(btf, 6, xa);
 	u8 = test_btf_u8(btf);
@@ -245,9 +245,10 @@ static void build_btf(struct test_kernel *tk, struct btf *btf, struct test_btf_x
 	ck_assert_int_gt(mt, 0);
 	enum_values(btf, (const char *const[]){ "BPF_MAP_TYPE_UNSPEC", "BPF_MAP_TYPE_HASH",
 		"BPF_MAP_TYPE_ARRAY", "BPF_MAP_TYPE_PROG_ARRAY", "BPF_MAP_TYPE_PERF_EVENT_ARRAY",
-		"BPF_MAP_TYPE_PERCPU_HASH", "BPF_MAP_TYPE_PERCPU_ARRAY", "BPF_MAP_TYPE_STRUCT_OPS",
+		"BPF_MAP_TYPE_PERCPU_HASH", "BPF_MAP_TYPE_PERCPU_ARRAY", "BPF_MAP_TYPE_LRU_HASH",
+		"BPF_MAP_TYPE_LRU_PERCPU_HASH", "BPF_MAP_TYPE_STRUCT_OPS",
 		"BPF_MAP_TYPE_RINGBUF", "__MAX_BPF_MAP_TYPE" },
-		(const int64_t[]){ 0, 1, 2, 3, 4, 5, 6, 26, 27, 36 }, 10);
+		(const int64_t[]){ 0, 1, 2, 3, 4, 5, 6, 9, 10, 26, 27, 36 }, 12);
 
 	hdr = test_btf_struct(btf, "btf_header", 24, (struct test_btf_field[]){
 		TEST_BTF_FIELD("magic", u16, 0), TEST_BTF_FIELD("version", u8, 2),
@@ -307,6 +308,7 @@ static void build_btf(struct test_kernel *tk, struct btf *btf, struct test_btf_x
 	l->map_name = 96;
 
 	flex_c = test_btf_array(btf, chr, 0);
+	flex_c_early = flex_c;
 	flex_p = test_btf_array(btf, vp, 0);
 	uni = test_btf_union(btf, NULL, 0, (struct test_btf_field[]){
 		TEST_BTF_FIELD("value", flex_c, 0), TEST_BTF_FIELD("ptrs", flex_p, 0),
@@ -318,6 +320,40 @@ static void build_btf(struct test_kernel *tk, struct btf *btf, struct test_btf_x
 	ck_assert_int_gt(arr, 0);
 	l->array_elem_size = 248;
 	l->array_value = 264;
+
+	{
+		/* kernel/bpf/hashtab.c: buckets of hlist_nulls, elements with the key at 48. */
+		int node_ptr = test_btf_ptr(btf, (int)btf__type_cnt(btf) + 1);
+		int node = test_btf_struct(btf, "hlist_nulls_node", 16, (struct test_btf_field[]){
+			TEST_BTF_FIELD("next", node_ptr, 0), TEST_BTF_FIELD("pprev", vp, 8),
+			TEST_BTF_END });
+		int head = test_btf_struct(btf, "hlist_nulls_head", 8, (struct test_btf_field[]){
+			TEST_BTF_FIELD("first", node_ptr, 0), TEST_BTF_END });
+		int bucket = test_btf_struct(btf, "bucket", 16, (struct test_btf_field[]){
+			TEST_BTF_FIELD("head", head, 0), TEST_BTF_FIELD("raw_lock", u32, 8),
+			TEST_BTF_END });
+		int pad = test_btf_struct(btf, NULL, 16, (struct test_btf_field[]){
+			TEST_BTF_FIELD("padding", vp, 0), TEST_BTF_FIELD("batch_flink", vp, 8),
+			TEST_BTF_END });
+		int link = test_btf_union(btf, NULL, 16, (struct test_btf_field[]){
+			TEST_BTF_FIELD("hash_node", node, 0), TEST_BTF_FIELD(NULL, pad, 0),
+			TEST_BTF_END });
+
+		ck_assert_int_eq(node, node_ptr + 1);
+		test_btf_struct(btf, "htab_elem", 48, (struct test_btf_field[]){
+			TEST_BTF_FIELD(NULL, link, 0), TEST_BTF_FIELD("ptr_to_pptr", vp, 16),
+			TEST_BTF_FIELD("hash", u32, 40), TEST_BTF_FIELD("key", flex_c_early, 48),
+			TEST_BTF_END });
+		test_btf_struct(btf, "bpf_htab", 320, (struct test_btf_field[]){
+			TEST_BTF_FIELD("map", map, 0), TEST_BTF_FIELD("buckets",
+				test_btf_ptr(btf, bucket), 256),
+			TEST_BTF_FIELD("elems", vp, 264), TEST_BTF_FIELD("n_buckets", u32, 272),
+			TEST_BTF_FIELD("elem_size", u32, 276), TEST_BTF_END });
+		l->htab_size = 320;
+		l->htab_buckets = 256;
+		l->htab_n_buckets = 272;
+		l->elem_key = 48;
+	}
 
 	st_state = btf__add_enum(btf, "bpf_struct_ops_state", 4);
 	ck_assert_int_gt(st_state, 0);
@@ -344,7 +380,31 @@ static void build_btf(struct test_kernel *tk, struct btf *btf, struct test_btf_x
 	}
 	l->sops_size = 448;
 	l->sops_kvalue = 384;
+	l->sops_uvalue = 344;
 	l->value_data = 64;
+
+	{
+		/* struct bpf_prog_aux * takes the next id, struct bpf_prog_aux the one after. */
+		int maps_pp = test_btf_ptr(btf, test_btf_ptr(btf, map));
+		int aux_ptr = test_btf_ptr(btf, (int)btf__type_cnt(btf) + 1);
+		int aux = test_btf_struct(btf, "bpf_prog_aux", 256, (struct test_btf_field[]){
+			TEST_BTF_FIELD("refcnt", u64, 0), TEST_BTF_FIELD("used_map_cnt", u32, 8),
+			TEST_BTF_FIELD("used_btf_cnt", u32, 12), TEST_BTF_FIELD("max_ctx_offset", u32, 16),
+			TEST_BTF_FIELD("id", u32, 28), TEST_BTF_FIELD("used_maps", maps_pp, 96),
+			TEST_BTF_FIELD("name", charr16, 160), TEST_BTF_END });
+
+		ck_assert_int_eq(aux, aux_ptr + 1);
+		test_btf_struct(btf, "bpf_prog", 72, (struct test_btf_field[]){
+			TEST_BTF_FIELD("pages", u16, 0), TEST_BTF_FIELD("type", u32, 4),
+			TEST_BTF_FIELD("len", u32, 12), TEST_BTF_FIELD("aux", aux_ptr, 56),
+			TEST_BTF_END });
+		l->prog_size = 72;
+		l->prog_aux = 56;
+		l->aux_size = 256;
+		l->aux_id = 28;
+		l->aux_used_maps = 96;
+		l->aux_used_map_cnt = 8;
+	}
 
 	if (tk->scx == TK_SCX_NONE)
 		return;
@@ -489,6 +549,8 @@ struct test_kernel *tk_new(const struct tk_opts *opts)
 	ck_assert_ptr_nonnull(symtab);
 	tk->map_idr = image_alloc(tk, xa.idr_size);
 	ck_assert_int_eq(bw_symtab_add(symtab, "map_idr", tk->map_idr, 'd'), 0);
+	tk->prog_idr = image_alloc(tk, xa.idr_size);
+	ck_assert_int_eq(bw_symtab_add(symtab, "prog_idr", tk->prog_idr, 'd'), 0);
 	pcpu_sym = image_alloc(tk, 8ULL * tk->nr_cpus);
 	nr_sym = image_alloc(tk, 4);
 	pob_sym = image_alloc(tk, 8);
@@ -529,6 +591,9 @@ struct test_kernel *tk_new(const struct tk_opts *opts)
 	test_idr_init(&tk->idr, tk->alias, &xa, tk->map_idr, 0, 0,
 		      tk_kmalloc(tk, IDR_NODES * xa.node_size), IDR_NODES);
 	tk->next_id = 1;
+	test_idr_init(&tk->prog_xa, tk->alias, &xa, tk->prog_idr, 0, 0,
+		      tk_kmalloc(tk, IDR_NODES * xa.node_size), IDR_NODES);
+	tk->next_prog_id = 1;
 	tk->mem = (struct tk_mem){
 		.ctx = tk, .kmalloc = mem_kmalloc, .vmalloc = mem_vmalloc,
 		.percpu_alloc = percpu_alloc, .write = mem_write, .read = mem_read,
@@ -699,6 +764,9 @@ struct tk_map tk_mem_add_struct_ops(const struct tk_mem *mem, const char *name, 
 	mem->write(mem->ctx, ops + l->ops_name, oname, sizeof(oname));
 	mem_put(mem, ops + l->ops_priv, 0x5eed, 8);
 	mem_put(mem, ops + 88, mem->ops_flags, 8);	/* flags */
+	/* uvalue: what userspace wrote, with program ids where tk_add_prog() puts them. */
+	mem_put(mem, m.addr + l->sops_uvalue,
+		mem->kmalloc(mem->ctx, l->value_data + l->ops_size), 8);
 	m.id = *mem->next_id;
 	write_header(mem, m.addr, &s, m.id);
 	ck_assert_uint_eq(alloc_id(mem, m.addr), m.id);
@@ -764,6 +832,121 @@ void tk_free_map(struct test_kernel *tk, const struct tk_map *m)
 {
 	test_idr_store(&tk->idr, m->id, 0);
 	tk_put(tk, m->addr + tk->lay.map_id, 0, 4);
+}
+
+uint32_t tk_add_prog(struct test_kernel *tk, const struct tk_map *sops, unsigned int fn,
+		     const uint64_t *maps, unsigned int n, uint64_t *aux_out)
+{
+	const struct tk_layout *l = &tk->lay;
+	uint64_t prog = tk_kmalloc(tk, l->prog_size), aux = tk_kmalloc(tk, l->aux_size);
+	uint64_t used = n ? tk_kmalloc(tk, 8ULL * n) : 0;
+	uint32_t id = tk->next_prog_id++;
+
+	ck_assert_uint_lt(fn, TK_OPS_NFN);
+	for (unsigned int i = 0; i < n; i++)
+		tk_put(tk, used + 8ULL * i, maps[i], 8);
+	tk_put(tk, prog + l->prog_aux, aux, 8);
+	tk_put(tk, aux + l->aux_id, id, 4);
+	tk_put(tk, aux + l->aux_used_map_cnt, n, 4);
+	tk_put(tk, aux + l->aux_used_maps, used, 8);
+	test_idr_store(&tk->prog_xa, id, prog);
+	tk_put(tk, tk->prog_idr + tk->prog_xa.lay.idr_next, id + 1, 4);
+	if (sops) {
+		uint64_t uvalue = tk_get(tk, sops->addr + l->sops_uvalue, 8);
+
+		tk_put(tk, uvalue + l->value_data + l->ops_fn[fn], id, 8);
+	}
+	if (aux_out)
+		*aux_out = aux;
+	return id;
+}
+
+struct tk_hash tk_add_hash(struct test_kernel *tk, const struct tk_map_spec *spec)
+{
+	const struct tk_layout *l = &tk->lay;
+	struct tk_hash h = { 0 };
+	uint32_t n = 1;
+
+	ck_assert(spec->type == TK_MAP_HASH || spec->type == TK_MAP_PERCPU_HASH ||
+		  spec->type == TK_MAP_LRU_HASH);
+	while (n < spec->max_entries)
+		n <<= 1;
+	h.percpu = spec->type == TK_MAP_PERCPU_HASH;
+	h.key_size = spec->key_size;
+	h.value_size = spec->value_size;
+	h.n_buckets = n;
+	h.elem_size = (uint32_t)(l->elem_key + round_up(spec->key_size, 8) +
+				 (h.percpu ? 8 : round_up(spec->value_size, 8)));
+	h.map.type = spec->type;
+	h.map.max_entries = spec->max_entries;
+	h.map.addr = tk_kmalloc(tk, l->htab_size);
+	/* Buckets and preallocated elements: bpf_map_area_alloc, vmalloc when asked. */
+	h.buckets = spec->vmalloc ? tk_vmalloc(tk, 16ULL * n) : tk_kmalloc(tk, 16ULL * n);
+	h.elems = spec->vmalloc ? tk_vmalloc(tk, (uint64_t)h.elem_size * spec->max_entries) :
+				  tk_kmalloc(tk, (uint64_t)h.elem_size * spec->max_entries);
+	h.free = calloc(spec->max_entries, sizeof(*h.free));
+	ck_assert_ptr_nonnull(h.free);
+	for (uint32_t i = 0; i < n; i++)
+		tk_put(tk, h.buckets + 16ULL * i, ((uint64_t)i << 1) | 1, 8);	/* nulls markers */
+	tk_put(tk, h.map.addr + l->htab_buckets, h.buckets, 8);
+	tk_put(tk, h.map.addr + l->htab_n_buckets, n, 4);
+	h.map.id = tk->next_id;
+	write_header(&tk->mem, h.map.addr, spec, h.map.id);
+	ck_assert_uint_eq(alloc_id(&tk->mem, h.map.addr), h.map.id);
+	return h;
+}
+
+uint64_t tk_hash_insert(struct test_kernel *tk, struct tk_hash *h, uint64_t key)
+{
+	const struct tk_layout *l = &tk->lay;
+	uint32_t slot = 0, b = (uint32_t)(key % h->n_buckets);
+	uint64_t elem, bucket = h->buckets + 16ULL * b;
+
+	while (slot < h->map.max_entries && h->free[slot])
+		slot++;
+	ck_assert_uint_lt(slot, h->map.max_entries);
+	h->free[slot] = 1;
+	elem = h->elems + (uint64_t)slot * h->elem_size;
+	tk_write(tk, elem + l->elem_key, &key, h->key_size);
+	if (h->percpu) {
+		tk_put(tk, elem + l->elem_key + round_up(h->key_size, 8),
+		       percpu_alloc(tk, round_up(h->value_size, 8)), 8);
+	} else {
+		for (uint64_t o = 0; o < round_up(h->value_size, 8); o += 8)
+			tk_put(tk, elem + l->elem_key + round_up(h->key_size, 8) + o, 0, 8);
+	}
+	/* hlist_nulls_add_head_rcu: the new entry first, pointing at the old first. */
+	tk_put(tk, elem, tk_get(tk, bucket, 8), 8);
+	tk_put(tk, bucket, elem, 8);
+	return elem;
+}
+
+void tk_hash_delete(struct test_kernel *tk, struct tk_hash *h, uint64_t key)
+{
+	const struct tk_layout *l = &tk->lay;
+	uint64_t prev = h->buckets + 16ULL * (key % h->n_buckets), p = tk_get(tk, prev, 8);
+
+	while (!(p & 1)) {
+		uint64_t k = 0;
+
+		tk_read(tk, p + l->elem_key, &k, h->key_size);
+		if (k == key) {
+			tk_put(tk, prev, tk_get(tk, p, 8), 8);
+			h->free[(p - h->elems) / h->elem_size] = 0;
+			return;
+		}
+		prev = p;
+		p = tk_get(tk, p, 8);
+	}
+	ck_abort_msg("key %llu is not in the hash map", (unsigned long long)key);
+}
+
+uint64_t tk_hash_value(struct test_kernel *tk, const struct tk_hash *h, uint64_t elem,
+		       uint32_t cpu)
+{
+	uint64_t v = elem + tk->lay.elem_key + round_up(h->key_size, 8);
+
+	return h->percpu ? tk_get(tk, v, 8) + tk->per_cpu_offset[cpu] : v;
 }
 
 void tk_idr_store(struct test_kernel *tk, uint32_t id, uint64_t entry)

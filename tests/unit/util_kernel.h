@@ -51,6 +51,8 @@
 #define TK_MAP_HASH		1
 #define TK_MAP_ARRAY		2
 #define TK_MAP_PERCPU_ARRAY	6
+#define TK_MAP_PERCPU_HASH	5
+#define TK_MAP_LRU_HASH		9
 #define TK_MAP_RINGBUF		27
 #define TK_MAP_STRUCT_OPS	26
 #define TK_F_MMAPABLE		(1u << 10)
@@ -72,6 +74,10 @@ struct tk_layout {
 	uint64_t array_elem_size, array_value;
 	uint64_t btf_size, btf_data, btf_data_size, btf_base_btf;
 	uint64_t sops_size, sops_kvalue, value_data;	/* bpf_struct_ops_map, .data in the value */
+	uint64_t sops_uvalue;				/* bpf_struct_ops_map.uvalue */
+	uint64_t prog_size, prog_aux;			/* struct bpf_prog */
+	uint64_t aux_size, aux_id, aux_used_maps, aux_used_map_cnt;	/* struct bpf_prog_aux */
+	uint64_t htab_size, htab_buckets, htab_n_buckets, elem_key;	/* bpf_htab, htab_elem */
 	uint64_t ops_size, ops_name, ops_priv, ops_fn[TK_OPS_NFN];
 	uint64_t sched_size, sched_ops;
 	uint32_t scx_ops_value_type_id;	/* "bpf_struct_ops_sched_ext_ops" */
@@ -120,6 +126,10 @@ struct test_kernel {
 	struct test_mem *alias;		/* test_mem views of the image and slab in RAM */
 	struct test_xa idr;
 	uint32_t next_id;
+	/* prog_idr, the same way */
+	uint64_t prog_idr;
+	struct test_xa prog_xa;
+	uint32_t next_prog_id;
 	/* allocators */
 	uint64_t pt_next, slab_next, image_next, vpool_count, vmalloc_next, pcpu_next;
 	uint64_t pgd;
@@ -189,6 +199,38 @@ void tk_attach(struct test_kernel *tk, const struct tk_map *sops);
 void tk_detach(struct test_kernel *tk);
 /* bpf_map_free_id(): the IDR entry goes and map->id becomes 0. */
 void tk_free_map(struct test_kernel *tk, const struct tk_map *m);
+/*
+ * A struct_ops program in prog_idr (its struct bpf_prog and bpf_prog_aux,
+ * aux->used_maps = @maps[0..n), struct bpf_map pointers) serving callback
+ * @fn (< TK_OPS_NFN) of @sops: its id goes into the map's uvalue at that
+ * callback, as bpf_struct_ops_map_update_elem() writes it.  @sops NULL:
+ * a program of no struct_ops map.  Returns the program's id; *aux gets its
+ * bpf_prog_aux (may be NULL).
+ */
+uint32_t tk_add_prog(struct test_kernel *tk, const struct tk_map *sops, unsigned int fn,
+		     const uint64_t *maps, unsigned int n, uint64_t *aux);
+/*
+ * A hash map (HASH, PERCPU_HASH or LRU_HASH) laid out as kernel/bpf/hashtab.c
+ * does: struct bpf_htab, n_buckets = roundup_pow_of_two(max_entries)
+ * buckets of hlist_nulls heads, preallocated elements (kmalloc'd, or
+ * vmalloc'd with spec->vmalloc).  Entries go into bucket key % n_buckets
+ * (the real hash does not matter to a reader that walks every bucket).
+ */
+struct tk_hash {
+	struct tk_map map;
+	uint64_t buckets, elems;
+	uint32_t n_buckets, elem_size, key_size, value_size;
+	bool percpu;
+	uint8_t *free;			/* element slots in use */
+};
+
+struct tk_hash tk_add_hash(struct test_kernel *tk, const struct tk_map_spec *spec);
+/* Insert @key (its value zeroed: a new per-CPU value for a per-CPU map); returns the element. */
+uint64_t tk_hash_insert(struct test_kernel *tk, struct tk_hash *h, uint64_t key);
+void tk_hash_delete(struct test_kernel *tk, struct tk_hash *h, uint64_t key);
+/* VA of the value of element @elem (on CPU @cpu for a per-CPU map). */
+uint64_t tk_hash_value(struct test_kernel *tk, const struct tk_hash *h, uint64_t elem,
+		       uint32_t cpu);
 /* Store a raw entry at @id in map_idr (garbage tests). */
 void tk_idr_store(struct test_kernel *tk, uint32_t id, uint64_t entry);
 
