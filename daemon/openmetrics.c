@@ -52,9 +52,12 @@ static void put_label_value(FILE *f, const char *value)
 
 void om_family(struct om_writer *w, const char *name, enum om_type type, const char *help_fmt, ...)
 {
-	/* The text format names a counter family by its sample name. */
-	const char *total = type == OM_COUNTER && w->dialect == OPENMETRICS_PROMETHEUS_TEXT ?
-			    "_total" : "";
+	/* The text format names a counter (or info) family by its sample name. */
+	bool text = w->dialect == OPENMETRICS_PROMETHEUS_TEXT;
+	const char *total = type == OM_COUNTER && text ? "_total" : type == OM_INFO && text ?
+			    "_info" : "";
+	const char *tname = type == OM_COUNTER ? "counter" : type == OM_INFO && !text ? "info" :
+			    "gauge";
 	char help[1024];
 	va_list ap;
 
@@ -65,12 +68,13 @@ void om_family(struct om_writer *w, const char *name, enum om_type type, const c
 	va_end(ap);
 	fprintf(w->f, "# HELP %s%s ", name, total);
 	put_help_text(w->f, help);
-	fprintf(w->f, "\n# TYPE %s%s %s\n", name, total, type == OM_COUNTER ? "counter" : "gauge");
+	fprintf(w->f, "\n# TYPE %s%s %s\n", name, total, tname);
 }
 
 static void put_sample_head(struct om_writer *w, const char *const *labels)
 {
-	fprintf(w->f, "%s%s{vm=\"", w->family, w->type == OM_COUNTER ? "_total" : "");
+	fprintf(w->f, "%s%s{vm=\"", w->family, w->type == OM_COUNTER ? "_total" :
+						w->type == OM_INFO ? "_info" : "");
 	put_label_value(w->f, w->vm ? w->vm : "");
 	fputc('"', w->f);
 	for (size_t i = 0; labels && labels[i] && labels[i + 1]; i += 2) {
@@ -204,12 +208,49 @@ static void put_watch_family(struct om_writer *w, const struct openmetrics_input
 	}
 }
 
+/* A text watch (its window key among the metrics reply's "text_keys"): one info sample. */
+static bool put_text_family(struct om_writer *w, const struct openmetrics_input *in,
+			    const struct bw_watch *watch, size_t index)
+{
+	const char *win_obj = json_string_value(json_object_get(json_object_get(in->metrics, "window"),
+								 "object"));
+	const char *prefix = watch->object ? watch->object : win_obj;
+	const json_t *keys = json_object_get(in->metrics, "text_keys"), *k, *value;
+	char key[OM_NAME_MAX], name[OM_NAME_MAX], place[BW_ERROR_MSG_MAX];
+	bool is_text = false;
+	size_t i;
+
+	if (!prefix)
+		return false;
+	snprintf(key, sizeof(key), "%s_%s", prefix, watch->label);
+	json_array_foreach((json_t *)keys, i, k)
+		is_text |= json_is_string(k) && !strcmp(json_string_value(k), key);
+	if (!is_text)
+		return false;
+	value = json_object_get(sample_of(in->sample, index, watch->label), "value");
+	if (!json_is_string(value))
+		value = json_object_get(json_object_get(in->metrics, "metrics"), key);
+	if (json_is_string(value)) {
+		const char *labels[] = { "value", json_string_value(value), NULL };
+
+		om_name(key, name, sizeof(name));
+		om_family(w, name, OM_INFO, "%s of map %s field %s (%s): the last text read",
+			  watch->label, watch->map_suffix, watch->field,
+			  bw_watch_place(watch, place, sizeof(place)));
+		om_sample_double(w, labels, 1);
+	}
+	return true;
+}
+
 static void put_watches(struct om_writer *w, const struct openmetrics_input *in)
 {
 	size_t n = in->watches ? bw_watch_set_count(in->watches) : 0;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct bw_watch *watch = bw_watch_set_get(in->watches, i);
+
+		if (put_text_family(w, in, watch, i))
+			continue;
 
 		for (size_t f = 0; f < watch_family_count(watch->agg); f++)
 			put_watch_family(w, in, watch, i, &watch_families[watch->agg][f]);

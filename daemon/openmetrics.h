@@ -19,6 +19,10 @@
  *       K_window_mean (scalar), K_window_last (scalar-counter),
  *       K_window_avg and K_window_max (percpu), K_window_last (percpu-counter:
  *       the sum over CPUs)
+ *     text (a char[] leaf: its key is in the metrics reply's "text_keys"):
+ *       K info family, one sample K_info{value="<last text>"} 1 instead of
+ *       the families above (the text format has no info type: a gauge
+ *       family K_info)
  *   health:
  *     bpfwatch_up, bpfwatch_build_info{version}, bpfwatch_state{state}
  *     (1 for the current state, 0 for the others), bpfwatch_ticks_total,
@@ -70,7 +74,7 @@ int openmetrics_check_watch_set(const struct bw_watch_set *set, struct bw_error 
 
 /* ---- writing families (for the sources in openmetrics.c) ---- */
 
-enum om_type { OM_GAUGE, OM_COUNTER };
+enum om_type { OM_GAUGE, OM_COUNTER, OM_INFO };
 
 struct om_writer {
 	FILE *f;
