@@ -41,6 +41,13 @@
 #define ELEM_HEAD_MAX 1024
 /* struct bucket is 16 bytes (head and a lock); debug builds make the lock bigger. */
 #define BUCKET_SIZE_MAX 256
+/* map_flags bit of a table whose elements are allocated one by one (uapi bpf.h). */
+#define BPF_F_NO_PREALLOC 1u
+/*
+ * Largest elements area copied whole per walk: 16 MiB is a few
+ * milliseconds of copying; a bigger table is read entry by entry.
+ */
+#define ELEMS_COPY_MAX (16ULL << 20)
 
 static uint64_t get_le(const uint8_t *buf, uint64_t off, unsigned int width)
 {
@@ -85,6 +92,8 @@ int bw_htab_layout_init(const struct btf *btf, struct bw_htab_layout *l, struct 
 				    "bucket (%" PRIu64 " bytes) or struct htab_elem (key at %" PRIu64
 				    ") does not hold its fields", l->bucket_size, l->elem_key);
 	l->ok = true;
+	l->has_elems = member(btf, "struct bpf_htab", "elems", 8, &l->htab_elems, NULL) == 0 &&
+		       member(btf, "struct bpf_htab", "elem_size", 4, &l->htab_elem_size, NULL) == 0;
 	return 0;
 }
 
@@ -94,8 +103,8 @@ static bool kernel_pointer(uint64_t v)
 }
 
 int bw_htab_open(struct bw_kernel *k, const struct bw_htab_layout *l, uint64_t map_addr,
-		 uint32_t max_entries, uint32_t key_size, bool percpu, struct bw_htab *out,
-		 struct bw_error *err)
+		 uint32_t max_entries, uint32_t key_size, uint32_t value_size, uint32_t map_flags,
+		 bool percpu, struct bw_htab *out, struct bw_error *err)
 {
 	uint64_t htab = map_addr - l->htab_map, buckets = 0, want = 1;
 	uint32_t n = 0;
@@ -129,6 +138,25 @@ int bw_htab_open(struct bw_kernel *k, const struct bw_htab_layout *l, uint64_t m
 	out->key_size = key_size;
 	out->percpu = percpu;
 	out->scratch_size = (uint64_t)n * l->bucket_size;
+	if (l->has_elems && !(map_flags & BPF_F_NO_PREALLOC)) {
+		uint64_t elems = 0, size = 0;
+		uint32_t es = 0;
+
+		/* htab_map_alloc(): elem_size = sizeof(htab_elem) + round_up(key_size, 8)
+		 * + (percpu ? sizeof(void *) : round_up(value_size, 8)). */
+		size = l->elem_key + (((uint64_t)key_size + 7) & ~7ULL) +
+		       (percpu ? 8 : (((uint64_t)value_size + 7) & ~7ULL));
+		if (bw_kernel_read(k, htab + l->htab_elems, &elems, 8, NULL) == 0 &&
+		    bw_kernel_read(k, htab + l->htab_elem_size, &es, 4, NULL) == 0 &&
+		    es == size && kernel_pointer(elems) &&
+		    (uint64_t)es * max_entries <= ELEMS_COPY_MAX &&
+		    elems <= UINT64_MAX - (uint64_t)es * max_entries) {
+			out->elems = elems;
+			out->elem_size = es;
+			out->elems_bytes = (uint64_t)es * max_entries;
+			out->scratch_size += out->elems_bytes;
+		}
+	}
 	return 0;
 }
 
@@ -146,10 +174,19 @@ long bw_htab_walk(struct bw_kernel *k, const struct bw_htab_layout *l, const str
 	if (len > sizeof(entry) || h->value_read > BW_HTAB_VALUE_READ_MAX)
 		return bw_error_set(err, -EINVAL, "walking a hash map: %" PRIu64 "-byte entries "
 				    "cannot be read", len);
-	r = bw_kernel_read(k, h->buckets, scratch, h->scratch_size, err);
+	uint64_t bucket_bytes = (uint64_t)h->n_buckets * l->bucket_size;
+	const uint8_t *elems = scratch + bucket_bytes;
+
+	r = bw_kernel_read(k, h->buckets, scratch, bucket_bytes, err);
 	if (r < 0)
 		return bw_error_prefix(err, "reading %u hash buckets at %#" PRIx64, h->n_buckets,
 				       h->buckets);
+	if (h->elems_bytes) {
+		r = bw_kernel_read(k, h->elems, scratch + bucket_bytes, h->elems_bytes, err);
+		if (r < 0)
+			return bw_error_prefix(err, "reading the hash elements at %#" PRIx64,
+					       h->elems);
+	}
 	for (uint32_t i = 0; i < h->n_buckets; i++) {
 		uint64_t p = get_le(scratch, (uint64_t)i * l->bucket_size + l->bucket_head +
 				    l->head_first, 8);
@@ -157,6 +194,7 @@ long bw_htab_walk(struct bw_kernel *k, const struct bw_htab_layout *l, const str
 
 		while (!(p & 1)) {
 			uint64_t elem = p - l->elem_node, next;
+			const uint8_t *e;
 
 			if (!kernel_pointer(p) || p < l->elem_node)
 				return bw_error_set(err, -EFAULT, "hash bucket %u: entry pointer %#"
@@ -165,13 +203,19 @@ long bw_htab_walk(struct bw_kernel *k, const struct bw_htab_layout *l, const str
 				return bw_error_set(err, -E2BIG, "hash table at %#" PRIx64 " holds more "
 						    "than its %u entries (torn or corrupt)",
 						    h->buckets, h->max_entries);
-			r = bw_kernel_read(k, elem, entry, len, err);
-			if (r < 0)
-				return bw_error_prefix(err, "hash bucket %u: entry at %#" PRIx64, i,
-						       elem);
-			next = get_le(entry, l->elem_node + l->node_next, 8);
-			r = fn(ctx, get_le(entry, l->elem_key, kbytes), elem + head, entry + head,
-			       err);
+			/* An element of the preallocated area is in the copy; any other is read. */
+			if (h->elems_bytes && elem >= h->elems && elem - h->elems < h->elems_bytes &&
+			    (elem - h->elems) % h->elem_size == 0 && len <= h->elem_size) {
+				e = elems + (elem - h->elems);
+			} else {
+				r = bw_kernel_read(k, elem, entry, len, err);
+				if (r < 0)
+					return bw_error_prefix(err, "hash bucket %u: entry at %#"
+							       PRIx64, i, elem);
+				e = entry;
+			}
+			next = get_le(e, l->elem_node + l->node_next, 8);
+			r = fn(ctx, get_le(e, l->elem_key, kbytes), elem + head, e + head, err);
 			if (r < 0)
 				return r;
 			if (next == saved)

@@ -42,6 +42,10 @@ struct bw_htab_layout {
 	uint64_t node_next;		/* offsetof(struct hlist_nulls_node, next) */
 	uint64_t elem_node;		/* offsetof(struct htab_elem, hash_node) */
 	uint64_t elem_key;		/* offsetof(struct htab_elem, key) */
+	/* Preallocated elements (optional: without them every entry is read alone). */
+	bool has_elems;
+	uint64_t htab_elems;		/* void *elems */
+	uint64_t htab_elem_size;	/* u32 elem_size */
 };
 
 /* Fill @l from the kernel BTF; l->ok false (and a message) when something is missing. */
@@ -53,7 +57,14 @@ struct bw_htab {
 	uint32_t n_buckets;
 	uint32_t max_entries, key_size;
 	bool percpu;			/* values are per-CPU pointers */
-	uint64_t scratch_size;		/* bytes of the buckets array, for the walk's scratch */
+	uint64_t scratch_size;		/* bytes the walk's scratch needs: buckets, then elements */
+	/*
+	 * A preallocated table keeps every element in one area (htab->elems,
+	 * max_entries x elem_size): a walk copies it whole, once, and follows
+	 * the chains in the copy; 0 when the table is not preallocated.
+	 */
+	uint64_t elems, elems_bytes;
+	uint32_t elem_size;
 	/*
 	 * Bytes of each entry's value read along with its key (set by the
 	 * caller, at most BW_HTAB_VALUE_READ_MAX): the leaf a watch wants,
@@ -66,12 +77,13 @@ struct bw_htab {
  * Read and check the hash table behind the struct bpf_map at @map_addr:
  * its buckets pointer (a kernel address), and n_buckets, which the kernel
  * sets to roundup_pow_of_two(max_entries) (htab_map_alloc), so anything
- * else is refused.  @key_size is the map's (1..BW_HTAB_KEY_MAX or more:
+ * else is refused.  Without BPF_F_NO_PREALLOC in @map_flags, the elements
+ * area is used when its elem_size is the one the kernel computes.  @key_size is the map's (1..BW_HTAB_KEY_MAX or more:
  * only keys up to that size can be compared).
  */
 int bw_htab_open(struct bw_kernel *k, const struct bw_htab_layout *l, uint64_t map_addr,
-		 uint32_t max_entries, uint32_t key_size, bool percpu, struct bw_htab *out,
-		 struct bw_error *err);
+		 uint32_t max_entries, uint32_t key_size, uint32_t value_size, uint32_t map_flags,
+		 bool percpu, struct bw_htab *out, struct bw_error *err);
 
 /*
  * Called for each live entry: @key its first min(key_size, BW_HTAB_KEY_MAX)

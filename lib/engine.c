@@ -833,8 +833,8 @@ static enum wstate locate_hash(struct bw_engine *e, struct ewatch *ew, const str
 	struct bw_error he = { 0 };
 	uint64_t extent = ew->field.offset + ew->field.width;
 
-	if (bw_htab_open(e->k, &e->layout.htab, m->addr, m->max_entries, m->key_size, percpu,
-			 &ew->htab, &he) < 0)
+	if (bw_htab_open(e->k, &e->layout.htab, m->addr, m->max_entries, m->key_size,
+			 m->value_size, m->flags, percpu, &ew->htab, &he) < 0)
 		return fail(ew, W_ERROR, "map \"%s\" (id %u): %s", m->full_name, m->id, he.msg);
 	/* The leaf (or the per-CPU pointer) comes with the entry when it is near. */
 	ew->htab.value_read = percpu ? 8 : extent <= BW_HTAB_VALUE_READ_MAX ? (uint32_t)extent : 0;

@@ -14,7 +14,10 @@
  *     integers of 1 to 8 bytes, signed and unsigned, bool, enum, union
  *     members and bitfields;
  *   - one percpu watch (the _avg/_max fold) on a PERCPU_ARRAY, on guests
- *     of 64 and of 256 CPUs.
+ *     of 64 and of 256 CPUs;
+ *   - one "[*]" watch with Across=sum over a 1024-entry ARRAY of u64, and
+ *     over a HASH with 1024 live entries (buckets and entries walked every
+ *     tick).
  * Every figure is the median over batches of BATCH_TICKS ticks (20,000
  * ticks by default) after a warm-up, timed with CLOCK_MONOTONIC; nothing
  * is allocated and nothing pinned.  After timing, every watch's last
@@ -46,6 +49,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <bpf/btf.h>
+
 #include "engine.h"
 #include "util_kernel.h"
 
@@ -60,6 +65,8 @@
 #define TARGET_NS_PER_WATCH 100.0
 #define TARGET_NS_PER_CPU 20.0
 #define TARGET_RATIO 10.0
+#define ALL_ELEMENTS 1024
+#define TARGET_NS_PER_ELEMENT 20.0
 
 #define FN_DEMO 0xffffffffc0100000ULL
 #define SEC 1000000000ULL
@@ -73,6 +80,7 @@ struct figures {
 	double scalar_tick;			/* ns per tick, SCALAR_WATCHES watches */
 	double percpu_tick[2];			/* ns per tick, one percpu watch */
 	uint32_t percpu_cpus[2];
+	double all_tick[2];			/* ns per tick, [*] over ARRAY / HASH */
 };
 
 static struct figures fig = { .percpu_cpus = { 64, 256 } };
@@ -334,6 +342,69 @@ static void bench_percpu(struct test_kernel *tk, const struct tk_object *o, int 
 	       verdict(per_cpu <= TARGET_NS_PER_CPU));
 }
 
+/*
+ * "[*]" with Across=sum over a 1024-entry ARRAY of u64 (one batch of 1024
+ * loads) and over a HASH holding 1024 live entries (a walk of every
+ * bucket and entry): ns per element read.
+ */
+static void bench_all(struct test_kernel *tk, const struct tk_object *o, bool hash)
+{
+	const struct bw_watch ws[] = { { .map_suffix = hash ? "every_hash" : "every_array",
+					 .field = "[*]", .agg = BW_AGG_SCALAR_COUNTER,
+					 .label = "all", .across = BW_ACROSS_SUM } };
+	struct tk_demo_btf d;
+	struct bw_engine *e;
+	json_t *doc, *w;
+	uint64_t mono = T0, want = 0;
+	double per_elem;
+	int u64;
+
+	tk_demo_btf_new(&d);
+	u64 = btf__find_by_name_kind(d.btf, "u64", BTF_KIND_TYPEDEF);
+	btf__free(d.btf);
+	if (hash) {
+		struct tk_hash h = tk_add_hash(tk, &(struct tk_map_spec){ .name = "every_hash",
+			.type = TK_MAP_HASH, .key_size = 4, .value_size = 8,
+			.max_entries = ALL_ELEMENTS, .btf = o->btf, .btf_value_type_id = (uint32_t)u64,
+			.vmalloc = true });
+
+		for (uint32_t i = 0; i < ALL_ELEMENTS; i++) {
+			tk_put(tk, tk_hash_value(tk, &h, tk_hash_insert(tk, &h, i * 7919u), 0),
+			       3ULL * i, 8);
+			want += 3ULL * i;
+		}
+		free(h.free);
+	} else {
+		struct tk_map m = tk_add_map(tk, &(struct tk_map_spec){ .name = "every_array",
+			.type = TK_MAP_ARRAY, .key_size = 4, .value_size = 8,
+			.max_entries = ALL_ELEMENTS, .btf = o->btf,
+			.btf_value_type_id = (uint32_t)u64, .vmalloc = true });
+
+		for (uint32_t i = 0; i < ALL_ELEMENTS; i++) {
+			tk_put(tk, tk_elem(tk, &m, i), 5ULL * i, 8);
+			want += 5ULL * i;
+		}
+	}
+	e = engine_for(tk, ws, 1);
+	tick(e, &mono);
+	fig.all_tick[hash] = time_ticks(e, &mono);
+	check_steady(e, 1);
+	w = sample_of(e, "all", &doc);
+	ck_assert_msg(json_integer_value(json_object_get(w, "value")) == (json_int_t)want &&
+		      json_integer_value(json_object_get(w, "count")) == ALL_ELEMENTS,
+		      "[*] read %" JSON_INTEGER_FORMAT " over %" JSON_INTEGER_FORMAT
+		      " elements, the guest holds %" PRIu64 " over %d",
+		      json_integer_value(json_object_get(w, "value")),
+		      json_integer_value(json_object_get(w, "count")), want, ALL_ELEMENTS);
+	json_decref(doc);
+	bw_engine_free(e);
+	per_elem = fig.all_tick[hash] / ALL_ELEMENTS;
+	row("engine tick", "[*] sum, %s of %d", hash ? "HASH, live entries" : "ARRAY", ALL_ELEMENTS);
+	printf("%6.0f ns/tick  %6.1f ns/element (target <= %.0f ns/element: %s)\n",
+	       fig.all_tick[hash], per_elem, TARGET_NS_PER_ELEMENT,
+	       verdict(per_elem <= TARGET_NS_PER_ELEMENT));
+}
+
 START_TEST(test_engine_ticks)
 {
 	struct test_kernel *tk;
@@ -343,6 +414,8 @@ START_TEST(test_engine_ticks)
 	bench_empty(tk);
 	bench_scalar(tk, &o);
 	bench_percpu(tk, &o, 0);
+	bench_all(tk, &o, false);
+	bench_all(tk, &o, true);
 	tk_free(tk);
 	tk = boot(fig.percpu_cpus[1], &o);
 	bench_percpu(tk, &o, 1);

@@ -87,6 +87,32 @@ EXPECT = {
     "cpu0_switches": ("counter",),
 }
 
+# The map kinds of the same file (maps without BTF, bare values, [*] with
+# Across=, hash maps by key and in full, text): read by check_kind().
+# "counter": each reading lies between the guest's readings before and
+# after (sums, min and max over counters only grow); "range": within
+# [lo, hi]; "absent_or": the entry is absent or holds this value (never a
+# 0 for an absent key); "text": matches the pattern.
+KINDS = {
+    "local": ("counter",),
+    "global": ("counter",),
+    "simple_sum": ("counter",),
+    "flat2": ("counter",),
+    "flat_sum": ("counter",),
+    "flat_min": ("counter",),
+    "flat_max": ("counter",),
+    "flat_n": ("range", 4, 4),
+    "flat_avg": ("counter",),
+    "task_hits_sum": ("counter",),
+    "task_live": ("range", 4, 12),      # 4 stable keys and up to 8 churn keys
+    "task2_hits": ("counter",),
+    "churn103_tag": ("absent_or", 309),
+    "cpu_hits0": ("counter",),
+    "cpu_hits_sum": ("counter",),
+    "phase": ("text", r"tick-[0-9]"),
+}
+ABSENT = "not in the map"
+
 SANITIZER = re.compile(r"Sanitizer|runtime error:|LeakSanitizer")
 MARKER = re.compile(r"(BWGUEST(?:-[A-Z]+)?) (.*)$")
 
@@ -240,6 +266,152 @@ def watch_target(w, maps):
     return m, field, key, percpu
 
 
+def parse_selector(field):
+    """("all"|"key"|"elem", key, path) of a watch field; path "-" for the whole value."""
+    m = re.fullmatch(r"\[(\*|0x[0-9a-fA-F]+|[0-9]+)\](?:\.(.*))?", field)
+    if not m:
+        return "elem", None, field
+    path = m.group(2) or "-"
+    if m.group(1) == "*":
+        return "all", None, path
+    return "key", int(m.group(1), 0), path
+
+
+def across(op, vals):
+    if op == "count":
+        return len(vals)
+    if op == "sum":
+        return sum(vals)
+    if not vals:
+        return None
+    if op == "min":
+        return min(vals)
+    if op == "max":
+        return max(vals)
+    return sum(vals) / len(vals)
+
+
+def guest_text(s, obj, mapname, path):
+    """A char[] field from its per-element lines, up to the first NUL."""
+    out = bytearray()
+    for i in range(4096):
+        v = s.values.get((obj, mapname, "%s[%d]" % (path, i), None, None), MISSING)
+        if v is MISSING:
+            break
+        out.append(v & 0xff)
+    return out.split(b"\0")[0].decode("utf-8", "backslashreplace")
+
+
+def guest_reading(s, obj, w, gmap):
+    """The guest's own value for watch w in sample s: a number, {cpu: number},
+    a text, or None (no such entry)."""
+    sel, key, path = parse_selector(w.get("Field", ""))
+    name = gmap["name"]
+    if "text" == KINDS[w["Label"]][0]:
+        return guest_text(s, obj, name, path)
+    if sel == "all":
+        vals = [v for (o, m, p, _k, _c), v in s.values.items()
+                if o == obj and m == name and p == path]
+        return across(w.get("Across"), vals)
+    if key is None:
+        key = 0
+    if gmap.get("max_entries", 1) <= 1 and gmap.get("type") not in (1, 5):
+        key = None
+    if w.get("Aggregate", "").startswith("percpu"):
+        cpus = {c: v for (o, m, p, k, c), v in s.values.items()
+                if o == obj and m == name and p == path and k == key and c is not None}
+        return cpus or None
+    return s.values.get((obj, name, path, key, None))
+
+
+def check_kind(r, w, st, samples, before, after, demo, decoy_ids, mvals):
+    """One watch of KINDS: resolution, every reading against the guest's, the metric.
+    Returns (metric keys it must have, readings folded)."""
+    label = w["Label"]
+    kind = KINDS[label]
+    hits = [m for m in demo if m["name"].endswith(w.get("Map", "")) or
+            m.get("kname", "").endswith(w.get("Map", ""))]
+    if len(hits) != 1:
+        r.check("watch %s" % label, False, "one guest map", "%d maps" % len(hits))
+        return [], 0
+    gmap = hits[0]
+    res = st.get("resolution") or {}
+    mid = res.get("map_id", MISSING)
+    r.check("%s resolution" % label, st.get("state") == "resolved" and mid == gmap["id"]
+            and res.get("object") == OBJECT,
+            "map %d %s" % (gmap["id"], gmap["name"]),
+            "%s map %s %s" % (st.get("state"), show(mid), st.get("reason") or ""),
+            "that is the decoy's " + decoy_ids[mid] if mid in decoy_ids else "")
+    percpu = w.get("Aggregate", "").startswith("percpu")
+    b, a = guest_reading(before, "demo", w, gmap), guest_reading(after, "demo", w, gmap)
+    d = guest_reading(before, "decoy", w, gmap) if kind[0] != "text" else None
+    got, problems, absent = [], [], 0
+    for s in samples:
+        hv = host_watch(s, label) or {}
+        if percpu:
+            vals = hv.get("values")
+            if not isinstance(vals, dict) or "error" in hv:
+                problems.append("seq %s: %s" % (s.get("seq"), hv))
+                continue
+            got.append({int(c): exact(v)[0] for c, v in vals.items()})
+        elif "value" in hv:
+            got.append(hv["value"])
+        elif kind[0] == "absent_or" and ABSENT in str(hv.get("error")):
+            absent += 1
+        else:
+            problems.append("seq %s: %s" % (s.get("seq"), hv))
+    r.check("%s read in every sample" % label, not problems, "%d samples" % len(samples),
+            "; ".join(problems[:2]) or "%d samples" % len(samples))
+    gshow = ",".join(json.dumps(x, sort_keys=True) for x in got) + \
+        (" (absent %d)" % absent if absent else "")
+    k = kind[0]
+    if k == "counter" and percpu:
+        ok = isinstance(b, dict) and isinstance(a, dict) and all(
+            sorted(x) == sorted(b) and all(b[c] <= x[c] <= a.get(c, -1) for c in x) for x in got)
+        r.check(label, ok, "per CPU %s..%s" % (b, a), gshow)
+    elif k == "counter":
+        nums = [x for x in got if isinstance(x, (int, float)) and not isinstance(x, bool)]
+        ok = b is not None and a is not None and len(nums) == len(got) and \
+            all(b - 1e-9 <= x <= a + 1e-9 for x in nums) and \
+            all(x <= y for x, y in zip(nums, nums[1:]))
+        r.check(label, ok, "%s..%s" % (b, a), gshow)
+    elif k == "range":
+        r.check(label, all(kind[1] <= x <= kind[2] for x in got) and
+                b is not None and kind[1] <= b <= kind[2],
+                "in [%d, %d] (guest %s, %s)" % (kind[1], kind[2], b, a), gshow)
+    elif k == "absent_or":
+        r.check(label, all(x == kind[1] for x in got) and b in (None, kind[1]),
+                "absent or %d (guest %s, %s)" % (kind[1], b, a), gshow,
+                "an absent key must be no reading, never 0")
+    elif k == "text":
+        r.check(label, got and all(isinstance(x, str) and re.fullmatch(kind[1], x) for x in got)
+                and re.fullmatch(kind[1], b or "") is not None,
+                "%s (guest %r, %r)" % (kind[1], b, a), gshow)
+    if d is not None and d not in (b, a) and not percpu:
+        r.check(label + " is not the decoy's", d not in got, "!= %s" % d, gshow,
+                "read the decoy's map")
+    if not got:
+        return [], 0
+    key = "%s_%s" % (OBJECT, label)
+    last = got[-1]
+    have = mvals.get(key, MISSING)
+    if percpu:
+        want = sum(last.values())
+        r.check("metric " + key, exact(have)[0] == want, want, have,
+                "must be the sum over CPUs of the last sample", "want")
+    elif isinstance(last, float):
+        r.check("metric " + key, isinstance(have, float) and
+                abs(have - last) <= MEAN_TOLERANCE * max(1.0, abs(last)), last, have,
+                "must be the last sample's value", "want")
+    elif isinstance(last, str):
+        r.check("metric " + key, have == last, last, have,
+                "must be the last sample's text", "want")
+    else:
+        r.check("metric " + key, exact(have) == (last, True), last, have,
+                "must be the last sample's value, exact", "want")
+    return [key], len(got)
+
+
 def expected_keys(w):
     label = w.get("Label", "")
     if w.get("Aggregate") == "percpu":
@@ -372,7 +544,7 @@ def compare_maps(log, start, end, gen, json_path, stderr_path, rc_text):
     for obj, gmaps in (("demo", demo), ("decoy", decoy)):
         for g in gmaps:
             want = map_summary(g["name"], g["kname"], g["type"], g["key_size"],
-                               g["value_size"], g["max_entries"], obj == "demo")
+                               g["value_size"], g["max_entries"], obj == "demo" and gen > 0)
             h = by_id.get(g["id"])
             if h is None:
                 r.check("map %d (%s %s)" % (g["id"], obj, g["name"]), False, want, MISSING)
@@ -380,9 +552,16 @@ def compare_maps(log, start, end, gen, json_path, stderr_path, rc_text):
             got = map_summary(h.get("full_name"), h.get("name"), h.get("type_id"),
                               h.get("key_size"), h.get("value_size"), h.get("max_entries"),
                               h.get("active") is True)
+            # A map without BTF belongs to the demo through its programs, to no object
+            # for the decoy, whose programs are never followed.
+            nobtf = g.get("btf_id") == 0 and g["type"] != 26
+            want_obj = OBJECT if obj == "demo" or not nobtf else None
+            want_by = ("programs" if nobtf else "btf") if want_obj else None
             r.check("map %d (%s %s)" % (g["id"], obj, g["name"]),
-                    got == want and h.get("object") == OBJECT, want, got,
-                    "" if got != want else "object %r, not %r" % (h.get("object"), OBJECT))
+                    got == want and h.get("object") == want_obj and
+                    h.get("joined_by", MISSING) == want_by, want, got,
+                    "" if got != want else "object %r joined by %r, not %r by %r" % (
+                        h.get("object"), h.get("joined_by"), want_obj, want_by))
             if g["kname"] != g["name"]:
                 r.check("full_name of %s (%s)" % (g["kname"], obj), h.get("full_name") == g["name"],
                         g["name"], h.get("full_name", MISSING))
@@ -499,8 +678,15 @@ def compare_sample(log, start, end, gen, watch_path, nsamples, json_path, stderr
     r.info("guest samples: before seq %d, after seq %d; guest demo %d map ids %s"
            % (before.seq, after.seq, gen, {m["name"]: m["id"] for m in demo}))
     want_metric_keys = []
+    folded = 0
     for w, st in zip(watches, hw):
         label = w.get("Label")
+        if label in KINDS:
+            keys, n = check_kind(r, w, st, samples, before, after, demo, decoy_ids, mvals)
+            want_metric_keys += keys
+            folded += n
+            continue
+        folded += len(samples)
         exp = EXPECT.get(label)
         if exp is None:
             r.check("watch %s" % label, False, "a known label", label,
@@ -633,9 +819,13 @@ def compare_sample(log, start, end, gen, watch_path, nsamples, json_path, stderr
             "keys missing or extra")
     r.check("window.ticks", window.get("ticks") == nsamples, nsamples,
             window.get("ticks", MISSING))
-    r.check("window.samples", window.get("samples") == nsamples * len(labels),
-            nsamples * len(labels), window.get("samples", MISSING),
-            "one read per watch and tick")
+    r.check("window.samples", window.get("samples") == folded,
+            folded, window.get("samples", MISSING),
+            "one read per watch and tick (an absent hash key is none)")
+    text_keys = ["%s_%s" % (OBJECT, w["Label"]) for w in watches
+                 if KINDS.get(w.get("Label"), ("",))[0] == "text"]
+    r.check("metrics.text_keys", sorted(metrics.get("text_keys") or []) == sorted(text_keys),
+            text_keys, metrics.get("text_keys", MISSING), "the text metrics, by name")
     r.check("window.object", window.get("object") == OBJECT, OBJECT,
             window.get("object", MISSING))
     r.check("window.object_changes", window.get("object_changes") == 0, 0,

@@ -79,6 +79,43 @@ struct {
 	__type(value, struct bw_ctx_acc);
 } cpu_ctx_stor_acc SEC(".maps");
 
+/* ---- map kinds: maps without BTF, bare values, hash maps, text ---- */
+
+/* .bss text, changed every tick */
+char phase[BW_PHASE_LEN];
+
+/* Declared with key_size/value_size only, as scx_simple's "stats": the
+ * kernel keeps no BTF for it.  [0] local, [1] global dispatches. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(key_size, sizeof(u32));
+	__uint(value_size, sizeof(u64));
+	__uint(max_entries, 2);
+} simple_stats SEC(".maps");
+
+/* An array of bare u64, as scx_flatcg's "stats". */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, u32);
+	__type(value, u64);
+} flat_counts SEC(".maps");
+
+/* Hash maps the scheduler adds to and deletes from while it runs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, u32);
+	__type(value, struct bw_hval);
+} task_hits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16);
+	__type(key, u64);
+	__type(value, u64);
+} cpu_hits SEC(".maps");
+
 char _license[] SEC("license") = "GPL";
 
 #endif /* BW_COMMON_BPF_H */

@@ -34,6 +34,76 @@ static void count_slot(const struct task_struct *p)
 		__sync_fetch_and_add(&slot->hits, 1);
 }
 
+/* ---- map kinds: maps without BTF, bare values, hash maps, text ---- */
+
+/* scx_simple's way: a per-CPU array without BTF, [0] local, [1] global. */
+static void simple_stat_inc(u32 idx)
+{
+	u64 *cnt = bpf_map_lookup_elem(&simple_stats, &idx);
+
+	if (cnt)
+		(*cnt)++;
+}
+
+static void count_flat(u64 runs)
+{
+	u32 key = (u32)(runs % 4);
+	u64 *cnt = bpf_map_lookup_elem(&flat_counts, &key);
+
+	if (cnt)
+		__sync_fetch_and_add(cnt, 1);
+}
+
+static void count_task_hit(const struct task_struct *p)
+{
+	u32 key = (u32)p->pid % BW_TASK_KEYS;
+	struct bw_hval *v = bpf_map_lookup_elem(&task_hits, &key);
+
+	if (v)
+		__sync_fetch_and_add(&v->hits, 1);
+}
+
+static void count_cpu_hit(void)
+{
+	u64 key = 0, *v = bpf_map_lookup_elem(&cpu_hits, &key);
+
+	if (v)
+		(*v)++;		/* this CPU's copy only */
+}
+
+/* One churn key of each hash map appears or goes away per tick. */
+static void churn(u64 t)
+{
+	u32 key = BW_CHURN_BASE + (u32)(t % BW_CHURN_KEYS);
+	u64 ckey = BW_CPU_CHURN_BASE + t % BW_CPU_CHURN_KEYS, zero = 0;
+	struct bw_hval v = { .hits = 0, .tag = key * 3 };
+
+	if (bpf_map_lookup_elem(&task_hits, &key))
+		bpf_map_delete_elem(&task_hits, &key);
+	else
+		bpf_map_update_elem(&task_hits, &key, &v, BPF_NOEXIST);
+	if (bpf_map_lookup_elem(&cpu_hits, &ckey))
+		bpf_map_delete_elem(&cpu_hits, &ckey);
+	else
+		bpf_map_update_elem(&cpu_hits, &ckey, &zero, BPF_NOEXIST);
+}
+
+static void map_kinds_init(void)
+{
+	u64 ckey = 0, zero = 0;
+	u32 i;
+
+#pragma clang loop unroll(full)
+	for (i = 0; i < BW_TASK_KEYS; i++) {
+		u32 key = i;
+		struct bw_hval v = { .hits = 0, .tag = i * 3 };
+
+		bpf_map_update_elem(&task_hits, &key, &v, BPF_ANY);
+	}
+	bpf_map_update_elem(&cpu_hits, &ckey, &zero, BPF_ANY);
+	__builtin_memcpy(phase, "tick-0", 7);
+}
+
 s32 BW_OPS(bw_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	bool is_idle = false;
@@ -43,6 +113,7 @@ s32 BW_OPS(bw_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle) {
 		__sync_fetch_and_add(&stats.ops.direct, 1);
+		simple_stat_inc(0);
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, ro_slice_ns, 0);
 	}
 	return cpu;
@@ -52,6 +123,8 @@ void BW_OPS(bw_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	__sync_fetch_and_add(&stats.ops.enqueues, 1);
 	count_slot(p);
+	simple_stat_inc(1);
+	count_task_hit(p);
 	scx_bpf_dsq_insert(p, BW_DSQ_ID, ro_slice_ns, enq_flags);
 }
 
@@ -67,7 +140,8 @@ void BW_OPS(bw_running, struct task_struct *p)
 	struct bw_cpu_stat *cs;
 	struct bw_ctx_acc *acc;
 
-	__sync_fetch_and_add(&stats.runs, 1);
+	count_flat(__sync_fetch_and_add(&stats.runs, 1));
+	count_cpu_hit();
 
 	/* Per-CPU values are only ever written by their own CPU. */
 	cs = bpf_map_lookup_elem(&cpu_stats, &zero);
@@ -98,6 +172,8 @@ void BW_OPS(bw_tick, struct task_struct *p)
 	cs = bpf_map_lookup_elem(&cpu_stats, &zero);
 	if (cs)
 		cs->ticks++;
+	phase[5] = '0' + (char)(t % 10);
+	churn(t);
 }
 
 s32 BW_OPS(bw_init_task, struct task_struct *p, struct scx_init_task_args *args)
@@ -144,6 +220,7 @@ s32 BW_OPS_SLEEPABLE(bw_init)
 	state.bits.neg_bits = -3;
 	state.bits.armed = 1;
 	state.enabled = true;
+	map_kinds_init();
 
 	return scx_bpf_create_dsq(BW_DSQ_ID, -1);
 }

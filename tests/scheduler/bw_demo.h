@@ -117,4 +117,22 @@ struct bw_ctx_acc {
 	s32 cpu;                  /* the key, set on first use; -1 before */
 };
 
+/* ---- map kinds: maps without BTF, bare values, hash maps, text ---- */
+
+/* Keys of "task_hits" that stay (one per slot) and that come and go. */
+#define BW_TASK_KEYS 4
+#define BW_CHURN_BASE 100          /* keys 100..107: one added or deleted per tick */
+#define BW_CHURN_KEYS 8
+#define BW_CPU_CHURN_BASE 1000     /* "cpu_hits" keys 1000..1003, the same way */
+#define BW_CPU_CHURN_KEYS 4
+/* .bss "phase": "tick-N", N the last digit of stats.ticks */
+#define BW_PHASE_LEN 16
+
+/* Value of the hash map "task_hits" (key u32). */
+struct bw_hval {
+	u64 hits;                 /* stable keys: enqueues of pid % 4 == key; churn keys: 0 */
+	u32 tag;                  /* key * 3 */
+	u32 pad;
+};
+
 #endif /* BW_DEMO_H */

@@ -195,6 +195,8 @@ static void emit_leaf(const struct walk *w, const char *path,
 		return;
 	}
 	u = read_bits(buf, bitpos, nbits, is_signed, &s);
+	if (!*path)
+		path = "-";	/* the whole value: an array of bare integers */
 	if (is_signed)
 		printf("BWGUEST %llu %s %s %s%s%s %lld\n", w->seq, w->o->label,
 		       w->map, path, w->key_tok, w->cpu_tok, s);
@@ -300,13 +302,60 @@ static void walk_type(const struct walk *w, __u32 type_id, const unsigned char *
 	}
 }
 
+/* ---- map kinds: maps without BTF, hash maps ---- */
+
+/* One value of a map: through BTF, or as a bare u64 when it has none. */
+static void dump_value(const struct walk *w, __u32 type_id, const unsigned char *buf,
+		       size_t vsize)
+{
+	if (type_id) {
+		walk_type(w, type_id, buf, vsize, 0, 0, "", 0);
+		return;
+	}
+	if (vsize == sizeof(__u64))
+		emit_leaf(w, "", buf, vsize, 0, 64, false);
+}
+
+/* Every entry of a hash map with an integer key: key<K> on every line. */
+static void dump_hash(struct walk *w, const struct bpf_map *map, __u32 type_id, bool percpu,
+		      unsigned char *buf, size_t vsize, size_t stride)
+{
+	__u64 key = 0, next = 0;
+	void *prev = NULL;
+	int cpu, guard = 0;
+
+	if (bpf_map__key_size(map) != 4 && bpf_map__key_size(map) != 8)
+		return;
+	while (!bpf_map_get_next_key(bpf_map__fd(map), prev, &next) &&
+	       guard++ < (int)bpf_map__max_entries(map)) {
+		key = next;
+		prev = &key;
+		/* Deleted between get_next_key and lookup: simply not there. */
+		if (bpf_map_lookup_elem(bpf_map__fd(map), &key, buf))
+			continue;
+		snprintf(w->key_tok, sizeof(w->key_tok), " key%llu",
+			 bpf_map__key_size(map) == 4 ? (unsigned long long)(__u32)key :
+						       (unsigned long long)key);
+		if (!percpu) {
+			dump_value(w, type_id, buf, vsize);
+			continue;
+		}
+		for (cpu = 0; cpu < nr_cpus; cpu++) {
+			snprintf(w->cpu_tok, sizeof(w->cpu_tok), " cpu%d", cpu);
+			dump_value(w, type_id, buf + stride * (size_t)cpu, vsize);
+		}
+		w->cpu_tok[0] = '\0';
+	}
+}
+
 static void dump_map(unsigned long long seq, const struct bw_obj *o,
 		     const struct bpf_map *map)
 {
 	const struct btf *btf = bpf_object__btf(o->obj);
 	__u32 type_id = bpf_map__btf_value_type_id(map);
 	enum bpf_map_type type = bpf_map__type(map);
-	bool percpu = type == BPF_MAP_TYPE_PERCPU_ARRAY;
+	bool percpu = type == BPF_MAP_TYPE_PERCPU_ARRAY || type == BPF_MAP_TYPE_PERCPU_HASH;
+	bool hash = type == BPF_MAP_TYPE_HASH || type == BPF_MAP_TYPE_PERCPU_HASH;
 	size_t vsize = bpf_map__value_size(map);
 	size_t stride = percpu ? (vsize + 7) / 8 * 8 : vsize;
 	size_t bufsize = percpu ? stride * (size_t)nr_cpus : vsize;
@@ -316,11 +365,17 @@ static void dump_map(unsigned long long seq, const struct bw_obj *o,
 	char what[128];
 	int cpu;
 
-	if (!btf || !type_id || (type != BPF_MAP_TYPE_ARRAY && !percpu))
+	if (!btf || (!type_id && vsize != sizeof(__u64)) ||
+	    (type != BPF_MAP_TYPE_ARRAY && type != BPF_MAP_TYPE_PERCPU_ARRAY && !hash))
 		return;
 	buf = calloc(1, bufsize);
 	if (!buf) {
 		report_error("allocating a lookup buffer", ENOMEM);
+		return;
+	}
+	if (hash) {
+		dump_hash(&w, map, type_id, percpu, buf, vsize, stride);
+		free(buf);
 		return;
 	}
 	for (key = 0; key < max; key++) {
@@ -333,13 +388,12 @@ static void dump_map(unsigned long long seq, const struct bw_obj *o,
 		if (max > 1)
 			snprintf(w.key_tok, sizeof(w.key_tok), " key%u", key);
 		if (!percpu) {
-			walk_type(&w, type_id, buf, vsize, 0, 0, "", 0);
+			dump_value(&w, type_id, buf, vsize);
 			continue;
 		}
 		for (cpu = 0; cpu < nr_cpus; cpu++) {
 			snprintf(w.cpu_tok, sizeof(w.cpu_tok), " cpu%d", cpu);
-			walk_type(&w, type_id, buf + stride * (size_t)cpu, vsize,
-				  0, 0, "", 0);
+			dump_value(&w, type_id, buf + stride * (size_t)cpu, vsize);
 		}
 	}
 	free(buf);
@@ -452,6 +506,41 @@ static int open_and_load(struct bw_obj *o, const unsigned char *start,
 	return 0;
 }
 
+/* ---- map kinds: the decoy's values in them ---- */
+
+static int stamp(struct bw_obj *d, const char *name, const void *key, const void *value)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(d->obj, name);
+
+	if (!map)
+		return -ENOENT;
+	return bpf_map_update_elem(bpf_map__fd(map), key, value, BPF_ANY) ? -errno : 0;
+}
+
+/* The same map names, decoy values: 0xdec0... everywhere, keys the demo uses too. */
+static int decoy_stamp_map_kinds(struct bw_obj *d)
+{
+	__u64 *pcpu = calloc((size_t)nr_cpus, sizeof(__u64)), k64 = 0, v = 0xdec0000000ULL;
+	int err = pcpu ? 0 : -ENOMEM;
+
+	for (__u32 key = 0; !err && key < 4; key++) {
+		struct bw_hval hv = { .hits = 0xdec0000000ULL + key, .tag = 0xdec0 };
+
+		for (int cpu = 0; cpu < nr_cpus; cpu++)
+			pcpu[cpu] = 0xdec0000000ULL + key;
+		if (key < 2)
+			err = stamp(d, "simple_stats", &key, pcpu);
+		if (!err)
+			err = stamp(d, "flat_counts", &key, &v);
+		if (!err)
+			err = stamp(d, "task_hits", &key, &hv);
+	}
+	if (!err)
+		err = stamp(d, "cpu_hits", &k64, pcpu);
+	free(pcpu);
+	return err;
+}
+
 /* The decoy's per-CPU map, stamped from here because its program can only
  * reach the CPU it runs on. */
 static int decoy_stamp_percpu(struct bw_obj *d)
@@ -479,7 +568,7 @@ static int decoy_stamp_percpu(struct bw_obj *d)
 	}
 	err = bpf_map_update_elem(bpf_map__fd(map), &key, buf, BPF_ANY) ? -errno : 0;
 	free(buf);
-	return err;
+	return err ? err : decoy_stamp_map_kinds(d);
 }
 
 /* Runs the decoy's program: the first run stamps its values, every run

@@ -879,7 +879,8 @@ START_TEST(test_hash_maps)
 			    .btf_value_type_id = (uint32_t)d.slot });
 	cgrp = tk_add_hash(tk, &(struct tk_map_spec){ .name = "cgrp", .type = TK_MAP_PERCPU_HASH,
 			   .key_size = 8, .value_size = 8, .max_entries = 16, .btf = o.btf,
-			   .btf_value_type_id = (uint32_t)u64, .vmalloc = true });
+			   .btf_value_type_id = (uint32_t)u64, .vmalloc = true,
+			   .flags = 1 /* BPF_F_NO_PREALLOC: every entry read alone */ });
 	lru = tk_add_hash(tk, &(struct tk_map_spec){ .name = "lru", .type = TK_MAP_LRU_HASH,
 			  .key_size = 2, .value_size = 24, .max_entries = 4, .btf = o.btf,
 			  .btf_value_type_id = (uint32_t)d.slot });

@@ -352,6 +352,8 @@ static void build_btf(struct test_kernel *tk, struct btf *btf, struct test_btf_x
 		l->htab_size = 320;
 		l->htab_buckets = 256;
 		l->htab_n_buckets = 272;
+		l->htab_elems = 264;
+		l->htab_elem_size = 276;
 		l->elem_key = 48;
 	}
 
@@ -890,6 +892,8 @@ struct tk_hash tk_add_hash(struct test_kernel *tk, const struct tk_map_spec *spe
 		tk_put(tk, h.buckets + 16ULL * i, ((uint64_t)i << 1) | 1, 8);	/* nulls markers */
 	tk_put(tk, h.map.addr + l->htab_buckets, h.buckets, 8);
 	tk_put(tk, h.map.addr + l->htab_n_buckets, n, 4);
+	tk_put(tk, h.map.addr + l->htab_elems, h.elems, 8);
+	tk_put(tk, h.map.addr + l->htab_elem_size, h.elem_size, 4);
 	h.map.id = tk->next_id;
 	write_header(&tk->mem, h.map.addr, spec, h.map.id);
 	ck_assert_uint_eq(alloc_id(&tk->mem, h.map.addr), h.map.id);

@@ -78,6 +78,7 @@ struct tk_layout {
 	uint64_t prog_size, prog_aux;			/* struct bpf_prog */
 	uint64_t aux_size, aux_id, aux_used_maps, aux_used_map_cnt;	/* struct bpf_prog_aux */
 	uint64_t htab_size, htab_buckets, htab_n_buckets, elem_key;	/* bpf_htab, htab_elem */
+	uint64_t htab_elems, htab_elem_size;
 	uint64_t ops_size, ops_name, ops_priv, ops_fn[TK_OPS_NFN];
 	uint64_t sched_size, sched_ops;
 	uint32_t scx_ops_value_type_id;	/* "bpf_struct_ops_sched_ext_ops" */
