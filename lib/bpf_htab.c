@@ -49,11 +49,14 @@
  */
 #define ELEMS_COPY_MAX (16ULL << 20)
 
-static uint64_t get_le(const uint8_t *buf, uint64_t off, unsigned int width)
+static inline uint64_t get_le(const uint8_t *buf, uint64_t off, unsigned int width)
 {
 	uint64_t v = 0;
 
-	memcpy(&v, buf + off, width);
+	if (width == 8)
+		memcpy(&v, buf + off, 8);	/* one load */
+	else
+		memcpy(&v, buf + off, width);
 	return v;
 }
 
@@ -166,6 +169,7 @@ long bw_htab_walk(struct bw_kernel *k, const struct bw_htab_layout *l, const str
 	uint64_t key_room = ((uint64_t)h->key_size + 7) & ~7ULL;
 	uint64_t head = l->elem_key + key_room;	/* entry bytes up to its value */
 	uint32_t kbytes = h->key_size < BW_HTAB_KEY_MAX ? h->key_size : BW_HTAB_KEY_MAX;
+	uint64_t kmask = kbytes >= 8 ? UINT64_MAX : (1ULL << (8 * kbytes)) - 1;
 	uint8_t entry[ELEM_HEAD_MAX + 8 + 8 + BW_HTAB_VALUE_READ_MAX];
 	uint64_t len = head + (h->value_read <= BW_HTAB_VALUE_READ_MAX ? h->value_read : 0);
 	long seen = 0;
@@ -203,9 +207,13 @@ long bw_htab_walk(struct bw_kernel *k, const struct bw_htab_layout *l, const str
 				return bw_error_set(err, -E2BIG, "hash table at %#" PRIx64 " holds more "
 						    "than its %u entries (torn or corrupt)",
 						    h->buckets, h->max_entries);
-			/* An element of the preallocated area is in the copy; any other is read. */
-			if (h->elems_bytes && elem >= h->elems && elem - h->elems < h->elems_bytes &&
-			    (elem - h->elems) % h->elem_size == 0 && len <= h->elem_size) {
+			/*
+			 * Bytes inside the preallocated area are in the copy (an image of
+			 * that guest memory, so any offset reads as the guest would);
+			 * anything else is read on its own.
+			 */
+			if (h->elems_bytes && elem >= h->elems && len <= h->elems_bytes &&
+			    elem - h->elems <= h->elems_bytes - len) {
 				e = elems + (elem - h->elems);
 			} else {
 				r = bw_kernel_read(k, elem, entry, len, err);
@@ -215,7 +223,8 @@ long bw_htab_walk(struct bw_kernel *k, const struct bw_htab_layout *l, const str
 				e = entry;
 			}
 			next = get_le(e, l->elem_node + l->node_next, 8);
-			r = fn(ctx, get_le(e, l->elem_key, kbytes), elem + head, e + head, err);
+			/* The key field is round_up(key_size, 8) bytes: one 8-byte load, masked. */
+			r = fn(ctx, get_le(e, l->elem_key, 8) & kmask, elem + head, e + head, err);
 			if (r < 0)
 				return r;
 			if (next == saved)

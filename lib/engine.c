@@ -1295,9 +1295,15 @@ static int hash_leaf(struct hash_pass *hp, uint64_t va, const uint8_t *near,
 	uint64_t raw = 0;
 	int r;
 
-	if (near)
-		memcpy(&raw, near + f->offset, f->width);
-	else if ((r = bw_kernel_read(hp->e->k, va + f->offset, &raw, f->width, err)) < 0)
+	if (near) {
+		/* Fixed-size copies: the compiler makes each one load. */
+		switch (f->width) {
+		case 1: raw = near[f->offset]; break;
+		case 2: { uint16_t x; memcpy(&x, near + f->offset, 2); raw = x; break; }
+		case 4: { uint32_t x; memcpy(&x, near + f->offset, 4); raw = x; break; }
+		default: memcpy(&raw, near + f->offset, 8); break;
+		}
+	} else if ((r = bw_kernel_read(hp->e->k, va + f->offset, &raw, f->width, err)) < 0)
 		return r;
 	return bw_field_decode(f, raw, v, err);
 }
