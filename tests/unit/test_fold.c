@@ -780,6 +780,50 @@ START_TEST(test_random_against_model)
 }
 END_TEST
 
+/* Real readings (Across=avg) and text readings (char[] leaves). */
+START_TEST(test_real_and_text)
+{
+	struct bw_fold *fold = make_fold();
+	struct bw_error err;
+	json_t *m, *keys;
+	char *s;
+
+	tick(fold, "obj", 6 * NS);
+	ck_assert_int_eq(bw_fold_real(fold, W_GAUGE, 1.5, &err), 0);
+	ck_assert_int_eq(bw_fold_text(fold, W_COUNTER, "tick-1", &err), 0);
+	/* text keeps only the last value: not for a gauge */
+	ck_assert_int_eq(bw_fold_text(fold, W_PINNED, "x", &err), 0);
+	tick(fold, "obj", 7 * NS);
+	ck_assert_int_eq(bw_fold_real(fold, W_GAUGE, 2.0, &err), 0);
+	ck_assert_int_eq(bw_fold_text(fold, W_COUNTER, "tick-2", &err), 0);
+	/* One form of value per window. */
+	ck_assert_int_eq(bw_fold_text(fold, W_PINNED, "y", &err), 0);
+	tick(fold, "obj", 8 * NS);
+	ck_assert_int_eq(bw_fold_scalar(fold, W_GAUGE, bw_fold_u64(1), &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "integer value after real values"));
+	ck_assert_int_eq(bw_fold_real(fold, W_COUNTER, 1.0, &err), -EINVAL);
+	ck_assert_int_eq(bw_fold_real(fold, W_PINNED, NAN, &err), -EINVAL);
+	ck_assert_int_eq(bw_fold_text(fold, W_GAUGE, "no", &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "scalar-counter"));
+	s = metrics_text(fold);
+	ck_assert_str_eq(s, "{\"obj_counter\":\"tick-2\",\"obj_gauge\":1.75,\"sysobj_pinned\":\"y\"}");
+	free(s);
+	ck_assert_int_eq(bw_fold_text_keys_json(fold, &keys, &err), 0);
+	s = json_dumps(keys, JSON_COMPACT);
+	ck_assert_str_eq(s, "[\"obj_counter\",\"sysobj_pinned\"]");
+	free(s);
+	json_decref(keys);
+	/* A reset forgets the form as well as the values. */
+	bw_fold_reset(fold, 9 * NS, 1700000009 * NS);
+	tick(fold, "obj", 10 * NS);
+	feed(fold, W_GAUGE, bw_fold_u64(4));
+	m = metrics(fold);
+	ck_assert(json_is_real(json_object_get(m, "obj_gauge")));
+	json_decref(m);
+	bw_fold_free(fold);
+}
+END_TEST
+
 static Suite *fold_suite(void)
 {
 	Suite *s = suite_create("fold");
@@ -797,6 +841,7 @@ static Suite *fold_suite(void)
 	tcase_add_test(tc, test_runtime_key_collision);
 	tcase_add_test(tc, test_exact_integer_json);
 	tcase_add_test(tc, test_empty_set);
+	tcase_add_test(tc, test_real_and_text);
 	tcase_add_test(tc, test_random_against_model);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Watch drop-in files: the INI syntax, errors with file:line, the search path. */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -189,6 +190,21 @@ START_TEST(test_parse_errors)
 		{ "[Watch]\nMap=.bss\nField=f\nAggregate=percpu\nLabel=x\n" WATCH("x_avg"),
 		  "t.watch:6: metric key \"<obj>_x_avg\" of scalar watch \"x_avg\" collides with the "
 		  "same key of percpu watch \"x\" at t.watch:1" },
+		{ "[Watch]\nType=u128\n", "t.watch:2: type \"u128\": unknown; expected u8, u16, u32, "
+		  "u64, s8, s16, s32, s64 or bool" },
+		{ "[Watch]\nOffset=-4\n", "t.watch:2: offset \"-4\": expected a byte offset" },
+		{ "[Watch]\nOffset=0x\n", "t.watch:2: offset \"0x\": expected a byte offset" },
+		{ "[Watch]\nOffset=2147483648\n", "t.watch:2: offset \"2147483648\": expected" },
+		{ "[Watch]\nAcross=mean\n", "t.watch:2: across \"mean\": unknown; expected sum, min, "
+		  "max, count or avg" },
+		{ "[Watch]\nMap=m\nField=[*].x\nAggregate=scalar\nLabel=a\n",
+		  "t.watch:1: field \"[*].x\" reads every element: give Across=sum" },
+		{ "[Watch]\nMap=m\nField=[1].x\nAcross=sum\nAggregate=scalar\nLabel=a\n",
+		  "t.watch:1: Across=sum needs a field starting with \"[*]\"" },
+		{ "[Watch]\nMap=m\nField=[*]\nAcross=max\nAggregate=percpu\nLabel=a\n",
+		  "t.watch:1: Across= folds every element (and CPU) into one value per tick: use "
+		  "Aggregate=scalar or scalar-counter, not percpu" },
+		{ "[Watch]\nType=u8\nType=u16\n", "t.watch:3: duplicate key Type= (first set at line 2)" },
 		/* The error is at the first bad line, even if later lines are bad too. */
 		{ "[Watch]\nMap=ok\nField=..\nLabel=.\n", "t.watch:3: field \"..\": starts with '.'" },
 	};
@@ -209,6 +225,78 @@ START_TEST(test_parse_errors)
 	set = bw_watch_set_new();
 	ck_assert_int_eq(watch_file_parse(set, "t.watch", "[Watch]\nLabel=a.b\n", 18, NULL), -EINVAL);
 	bw_watch_set_free(set);
+}
+END_TEST
+
+/* Type=, Offset= and Across= reach the watch, and show in its JSON. */
+START_TEST(test_typed_keys)
+{
+	static const char text[] =
+		"[Watch]\nMap=stats\nField=[1]\nType=s32\nOffset=0x4\nAggregate=percpu-counter\n"
+		"Label=global\n\n"
+		"[Watch]\nMap=flat\nField=[*]\nAcross=avg\nAggregate=scalar\nLabel=mean\n";
+	struct bw_watch_set *set;
+	struct bw_error err;
+	const struct bw_watch *w;
+	json_t *j;
+
+	ck_assert_msg(parse(text, &set, &err) == 0, "%s", err.msg);
+	w = bw_watch_set_get(set, 0);
+	ck_assert_int_eq(w->type, BW_TYPE_S32);
+	ck_assert(w->has_offset);
+	ck_assert_uint_eq(w->offset, 4);
+	ck_assert_int_eq(w->across, BW_ACROSS_NONE);
+	j = bw_watch_to_json(w);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "type")), "s32");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "offset")), 4);
+	ck_assert_ptr_null(json_object_get(j, "across"));
+	json_decref(j);
+	w = bw_watch_set_get(set, 1);
+	ck_assert_int_eq(w->type, BW_TYPE_BTF);
+	ck_assert(!w->has_offset);
+	ck_assert_int_eq(w->across, BW_ACROSS_AVG);
+	j = bw_watch_to_json(w);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "across")), "avg");
+	ck_assert_ptr_null(json_object_get(j, "type"));
+	json_decref(j);
+	bw_watch_set_free(set);
+}
+END_TEST
+
+/*
+ * Every file shipped in conf/watch.d/ and conf/demo.watch.d/ loads and
+ * validates (the tests run from the top of the tree), each as its own set:
+ * they are copied one per scheduler.
+ */
+START_TEST(test_shipped_watch_files)
+{
+	static const char *const dirs[] = { "conf/watch.d", "conf/demo.watch.d" };
+	unsigned int files = 0;
+
+	for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
+		DIR *dir = opendir(dirs[d]);
+		struct dirent *de;
+
+		ck_assert_msg(dir, "%s: %s", dirs[d], strerror(errno));
+		while ((de = readdir(dir))) {
+			size_t len = strlen(de->d_name);
+			struct bw_watch_set *set;
+			struct bw_error err = { 0 };
+			char path[512];
+
+			if (len < 7 || strcmp(de->d_name + len - 6, ".watch"))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dirs[d], de->d_name);
+			set = bw_watch_set_new();
+			ck_assert_msg(watch_file_load(set, path, &err) == 0, "%s", err.msg);
+			ck_assert_msg(bw_watch_set_count(set) > 0, "%s holds no watch", path);
+			bw_watch_set_free(set);
+			files++;
+		}
+		closedir(dir);
+	}
+	/* scx_simple, qmap, central, flatcg, pair, lavd, bpfland, rusty, layered + the demo */
+	ck_assert_uint_ge(files, 10);
 }
 END_TEST
 
@@ -685,6 +773,8 @@ static Suite *watch_files_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_parse_good);
 	tcase_add_test(tc, test_parse_errors);
+	tcase_add_test(tc, test_typed_keys);
+	tcase_add_test(tc, test_shipped_watch_files);
 	tcase_add_test(tc, test_nul_and_long_lines);
 	tcase_add_test(tc, test_garbage);
 	tcase_add_test(tc, test_set_cap_in_file);
