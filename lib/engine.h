@@ -14,8 +14,9 @@
  *   - the map: the one map of that object whose kernel name or full name
  *     (bpf_inventory.h) ends with map_suffix; none leaves the watch
  *     pending, several is an error naming them all;
- *   - the map must be an ARRAY (scalar, scalar-counter) or a PERCPU_ARRAY
- *     (percpu, percpu-counter);
+ *   - the map must be an ARRAY or HASH/LRU_HASH (scalar, scalar-counter),
+ *     a PERCPU_ARRAY or PERCPU_HASH/LRU_PERCPU_HASH (percpu,
+ *     percpu-counter), or any of them with "[*]" and Across=;
  *   - the element: the field may start with "[N]." to read array element
  *     N (a map key), or be "[N]" alone to read the whole value of element N
  *     (an integer); without it element 0 is read.  N < max_entries.
@@ -45,7 +46,12 @@
  *      leaf (per CPU for percpu watches), decode, feed the fold, and keep
  *      the raw values for the sample view.
  * Steps 1 and 3 look nothing up, never walk page tables and allocate
- * nothing (the fold copies the object prefix only when it changes).  A leaf that is not naturally aligned (packed structs) cannot be
+ * nothing (the fold copies the object prefix only when it changes; a
+ * text value grows its buffer once).  Hash maps are the exception to the
+ * first two: their entries come and go, so each tick copies the buckets
+ * (and a preallocated table's elements) through the kernel model, whose
+ * per-page translation cache makes that one walk per page after a
+ * re-scan, and follows the chains (bpf_htab.h).  A leaf that is not naturally aligned (packed structs) cannot be
  * loaded in one instruction: it is copied bytewise and may be torn; status
  * says so.
  *
