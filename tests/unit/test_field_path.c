@@ -1136,6 +1136,60 @@ static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
+/* char[N] leaves are text; u8[N] stays an array; a bare integer value is its own leaf. */
+START_TEST(test_text_and_value_leaves)
+{
+	struct btf *b = btf__new_empty();
+	struct bw_field f;
+	struct bw_error err;
+	int chr, u8, u64, st, big, name16, raw8;
+	char out[64];
+	size_t n;
+
+	ck_assert_ptr_nonnull(b);
+	chr = ok_id(btf__add_int(b, "char", 1, BTF_INT_SIGNED));
+	u8 = ok_id(btf__add_int(b, "unsigned char", 1, 0));
+	u64 = ok_id(btf__add_typedef(b, "u64", ok_id(btf__add_int(b, "unsigned long long", 8, 0))));
+	big = ok_id(btf__add_array(b, u64, chr, 4096));
+	name16 = ok_id(btf__add_array(b, u64, chr, 16));
+	raw8 = ok_id(btf__add_array(b, u64, u8, 8));
+	/* Fields follow their struct directly in libbpf's writer. */
+	st = ok_id(btf__add_struct(b, "named", 24 + 4096));
+	ok(btf__add_field(b, "name", name16, 0, 0));
+	ok(btf__add_field(b, "raw", raw8, 128, 0));
+	ok(btf__add_field(b, "big", big, 192, 0));
+	ck_assert_int_eq(bw_field_resolve(b, (uint32_t)st, "name", &f, &err), 0);
+	ck_assert_int_eq(f.kind, BW_FIELD_TEXT);
+	ck_assert_uint_eq(f.text_len, 16);
+	ck_assert_uint_eq(f.offset, 0);
+	ck_assert_int_eq(bw_field_check_fits(&f, 24, &err), 0);
+	ck_assert_int_eq(bw_field_check_fits(&f, 15, &err), -ERANGE);
+	ck_assert_str_eq(bw_field_kind_name(f.kind), "text");
+	/* Bounded: a char[4096] reads its first BW_FIELD_TEXT_MAX bytes. */
+	ck_assert_int_eq(bw_field_resolve(b, (uint32_t)st, "big", &f, &err), 0);
+	ck_assert_uint_eq(f.text_len, BW_FIELD_TEXT_MAX);
+	ck_assert_int_eq(bw_field_resolve(b, (uint32_t)st, "raw", &f, &err), -ENOTSUP);
+	ck_assert_ptr_nonnull(strstr(err.msg, "is an array"));
+	/* The whole value as the leaf. */
+	ck_assert_int_eq(bw_field_resolve_value(b, (uint32_t)u64, &f, &err), 0);
+	ck_assert_uint_eq(f.width, 8);
+	ck_assert_int_eq(f.kind, BW_FIELD_INT);
+	ck_assert_int_eq(bw_field_resolve_value(b, (uint32_t)st, &f, &err), -ENOTSUP);
+	ck_assert_ptr_nonnull(strstr(err.msg, "name a member"));
+	/* Text: up to the NUL, or all n bytes without one; escapes. */
+	n = bw_field_text((const uint8_t *)"ab\0cd", 5, out);
+	ck_assert_str_eq(out, "ab");
+	ck_assert_uint_eq(n, 2);
+	bw_field_text((const uint8_t *)"abcd", 4, out);
+	ck_assert_str_eq(out, "abcd");
+	bw_field_text((const uint8_t *)"\xc3\xa9\xc3\x28\xe0\x80\x80\xed\xa0\x80\\\t\x7f", 13, out);
+	ck_assert_str_eq(out, "\xc3\xa9\\xc3(\\xe0\\x80\\x80\\xed\\xa0\\x80\\\\\\x09\\x7f");
+	bw_field_text((const uint8_t *)"\xf0\x9f\x98\x80", 3, out);	/* a cut sequence */
+	ck_assert_str_eq(out, "\\xf0\\x9f\\x98");
+	btf__free(b);
+}
+END_TEST
+
 static Suite *field_path_suite(void)
 {
 	Suite *s = suite_create("field_path");
@@ -1160,6 +1214,7 @@ static Suite *field_path_suite(void)
 	tcase_add_test(tc, test_random_paths);
 	tcase_add_test(tc, test_mutated_btf);
 	tcase_add_test(tc, test_random_btf);
+	tcase_add_test(tc, test_text_and_value_leaves);
 	suite_add_tcase(s, tc);
 	return s;
 }
