@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -927,6 +928,9 @@ START_TEST(test_hash_maps)
 	ck_assert_int_eq(metric_int(e, "bw_demo_hits9"), 0);	/* now there, and 0 */
 	ck_assert_int_eq(metric_int(e, "bw_demo_lru_max"), 44);
 	ck_assert(metric_real(e, "bw_demo_lru_avg") == 38.5);
+	free(tasks.free);
+	free(cgrp.free);
+	free(lru.free);
 	bw_engine_free(e);
 	tk_free(tk);
 }
@@ -1000,6 +1004,8 @@ START_TEST(test_hash_garbage)
 	tick(e, T0 + 7 * SEC);
 	ck_assert_int_eq(sample_int(e, "live"), 3);
 	(void)bucket;
+	free(tasks.free);
+	free(liar.free);
 	bw_engine_free(e);
 	tk_free(tk);
 }

@@ -222,7 +222,7 @@ struct tk_hash {
 	uint64_t buckets, elems;
 	uint32_t n_buckets, elem_size, key_size, value_size;
 	bool percpu;
-	uint8_t *free;			/* element slots in use */
+	uint8_t *free;			/* element slots in use (malloc'd: the caller frees it) */
 };
 
 struct tk_hash tk_add_hash(struct test_kernel *tk, const struct tk_map_spec *spec);
