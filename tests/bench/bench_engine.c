@@ -399,7 +399,8 @@ static void bench_all(struct test_kernel *tk, const struct tk_object *o, bool ha
 	json_decref(doc);
 	bw_engine_free(e);
 	per_elem = fig.all_tick[hash] / ALL_ELEMENTS;
-	row("engine tick", "[*] sum, %s of %d", hash ? "HASH, live entries" : "ARRAY", ALL_ELEMENTS);
+	row("engine tick", "[*] sum, %s %d%s", hash ? "HASH of" : "ARRAY of", ALL_ELEMENTS,
+	    hash ? " live" : "");
 	printf("%6.0f ns/tick  %6.1f ns/element (target <= %.0f ns/element: %s)\n",
 	       fig.all_tick[hash], per_elem, TARGET_NS_PER_ELEMENT,
 	       verdict(per_elem <= TARGET_NS_PER_ELEMENT));
