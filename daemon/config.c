@@ -20,14 +20,17 @@
 #define GROUP_BUF_START 1024
 #define GROUP_BUF_MAX (1u << 20)
 
-enum section_id { SEC_NONE, SEC_GUEST, SEC_SAMPLING, SEC_SOCKET, SEC_METRICS, SEC_WATCH };
+enum section_id { SEC_NONE, SEC_GUEST, SEC_SAMPLING, SEC_SOCKET, SEC_METRICS, SEC_WATCH,
+		  SEC_CLIENTS };
 
 enum key_id {
 	K_MEMORY, K_MEMORY_PID, K_LAYOUT, K_VMLINUX, K_SYSTEM_MAP, K_BTF,
 	K_INTERVAL,
 	K_SOCKET_PATH, K_SOCKET_MODE, K_SOCKET_GROUP,
-	K_TEXTFILE_DIR, K_STATE_FILE,
+	K_TEXTFILE_DIR, K_STATE_FILE, K_FILE_MODE,
 	K_WATCH_DIR,
+	K_MAX_CLIENTS, K_MAX_PER_USER, K_IDLE_TIMEOUT, K_QUEUE_MAX, K_SUB_QUEUE_MAX,
+	K_BUFFER_TOTAL_MAX, K_CONTROL_USERS, K_CONTROL_GROUPS,
 	K_COUNT,
 };
 
@@ -48,7 +51,16 @@ static const struct {
 	[K_SOCKET_GROUP] = { SEC_SOCKET, "Group", false },
 	[K_TEXTFILE_DIR] = { SEC_METRICS, "TextfileDir", false },
 	[K_STATE_FILE] = { SEC_METRICS, "StateFile", false },
+	[K_FILE_MODE] = { SEC_METRICS, "FileMode", false },
 	[K_WATCH_DIR] = { SEC_WATCH, "Directory", true },
+	[K_MAX_CLIENTS] = { SEC_CLIENTS, "MaxClients", false },
+	[K_MAX_PER_USER] = { SEC_CLIENTS, "MaxClientsPerUser", false },
+	[K_IDLE_TIMEOUT] = { SEC_CLIENTS, "IdleTimeoutSec", false },
+	[K_QUEUE_MAX] = { SEC_CLIENTS, "QueueMaxBytes", false },
+	[K_SUB_QUEUE_MAX] = { SEC_CLIENTS, "SubscriberQueueMaxBytes", false },
+	[K_BUFFER_TOTAL_MAX] = { SEC_CLIENTS, "BufferTotalMaxBytes", false },
+	[K_CONTROL_USERS] = { SEC_CLIENTS, "ControlUsers", false },
+	[K_CONTROL_GROUPS] = { SEC_CLIENTS, "ControlGroups", false },
 };
 
 static const struct {
@@ -59,8 +71,11 @@ static const struct {
 	[SEC_GUEST] = { "Guest", "Memory, MemoryPid, Layout, Vmlinux, SystemMap or Btf" },
 	[SEC_SAMPLING] = { "Sampling", "IntervalMSec" },
 	[SEC_SOCKET] = { "Socket", "Path, Mode or Group" },
-	[SEC_METRICS] = { "Metrics", "TextfileDir or StateFile" },
+	[SEC_METRICS] = { "Metrics", "TextfileDir, StateFile or FileMode" },
 	[SEC_WATCH] = { "Watch", "Directory" },
+	[SEC_CLIENTS] = { "Clients", "MaxClients, MaxClientsPerUser, IdleTimeoutSec, "
+			  "QueueMaxBytes, SubscriberQueueMaxBytes, BufferTotalMaxBytes, "
+			  "ControlUsers or ControlGroups" },
 };
 
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
@@ -78,6 +93,13 @@ void config_init(struct daemon_config *cfg)
 	cfg->memory_fd = -1;
 	cfg->interval_ms = CONFIG_DEFAULT_INTERVAL_MS;
 	cfg->socket_mode = CONFIG_DEFAULT_SOCKET_MODE;
+	cfg->file_mode = -1;
+	cfg->limits.max_clients = CONFIG_DEFAULT_MAX_CLIENTS;
+	cfg->limits.max_per_user = CONFIG_DEFAULT_MAX_PER_USER;
+	cfg->limits.idle_timeout_sec = CONFIG_DEFAULT_IDLE_TIMEOUT_SEC;
+	cfg->limits.queue_max = CONFIG_DEFAULT_QUEUE_MAX;
+	cfg->limits.sub_queue_max = CONFIG_DEFAULT_SUB_QUEUE_MAX;
+	cfg->limits.buffer_total_max = CONFIG_DEFAULT_BUFFER_TOTAL_MAX;
 }
 
 void config_free(struct daemon_config *cfg)
@@ -95,10 +117,13 @@ void config_free(struct daemon_config *cfg)
 	free(cfg->socket_group);
 	free(cfg->textfile_dir);
 	free(cfg->state_file);
+	free(cfg->control_users);
+	free(cfg->control_groups);
 	for (i = 0; i < cfg->nwatch_dirs; i++)
 		free(cfg->watch_dirs[i]);
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->memory_fd = -1;
+	cfg->file_mode = -1;
 }
 
 static bool instance_char_ok(char c)
@@ -195,6 +220,62 @@ static int check_group(const char *name, unsigned int line, const char *v, size_
 	return 0;
 }
 
+/* The numeric [Clients] keys: their bounds and where each lands. */
+static int apply_limit(struct parse_state *ps, enum key_id k, const char *v, size_t vlen,
+		       unsigned int line, struct bw_error *err)
+{
+	struct config_limits *l = &ps->cfg->limits;
+	static const struct {
+		unsigned long min, max;
+		const char *unit;
+	} bounds[K_COUNT] = {
+		[K_MAX_CLIENTS] = { 1, CONFIG_MAX_CLIENTS_MAX, "connections" },
+		[K_MAX_PER_USER] = { 1, CONFIG_MAX_CLIENTS_MAX, "connections" },
+		[K_IDLE_TIMEOUT] = { 0, CONFIG_IDLE_TIMEOUT_MAX, "seconds (0: never)" },
+		[K_QUEUE_MAX] = { CONFIG_QUEUE_MIN, CONFIG_BYTES_MAX, "bytes" },
+		[K_SUB_QUEUE_MAX] = { CONFIG_QUEUE_MIN, CONFIG_BYTES_MAX, "bytes" },
+		[K_BUFFER_TOTAL_MAX] = { CONFIG_QUEUE_MIN, CONFIG_BYTES_MAX, "bytes" },
+	};
+	char q[INI_QUOTE_BUF];
+	unsigned long n;
+
+	if (parse_decimal(v, vlen, bounds[k].max, &n) < 0 || n < bounds[k].min)
+		return ini_line_error(err, -EINVAL, ps->name, line, "%s=\"%s\": not a whole number "
+				      "of %s in %lu..%lu", keys[k].name,
+				      ini_quote(v, vlen, q, sizeof(q)), bounds[k].unit,
+				      bounds[k].min, bounds[k].max);
+	switch (k) {
+	case K_MAX_CLIENTS: l->max_clients = (unsigned int)n; break;
+	case K_MAX_PER_USER: l->max_per_user = (unsigned int)n; break;
+	case K_IDLE_TIMEOUT: l->idle_timeout_sec = (unsigned int)n; break;
+	case K_QUEUE_MAX: l->queue_max = n; break;
+	case K_SUB_QUEUE_MAX: l->sub_queue_max = n; break;
+	default: l->buffer_total_max = n; break;
+	}
+	return 0;
+}
+
+/* ControlUsers=/ControlGroups=: names or numeric ids separated by spaces. */
+static int check_name_list(const char *name, unsigned int line, const char *key, const char *v,
+			   size_t vlen, struct bw_error *err)
+{
+	char q[INI_QUOTE_BUF];
+
+	for (size_t i = 0; i < vlen; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if (c == ' ')
+			continue;
+		if (c < 0x20 || c >= 0x7f || c == ':' || c == '/' || c == ',' ||
+		    (c == '-' && (i == 0 || v[i - 1] == ' ')))
+			return ini_line_error(err, -EINVAL, name, line,
+					      "%s=\"%s\": byte 0x%02x at offset %zu is not allowed "
+					      "in a user or group name", key,
+					      ini_quote(v, vlen, q, sizeof(q)), c, i);
+	}
+	return 0;
+}
+
 static int apply_key(struct parse_state *ps, enum key_id k, const char *v, size_t vlen,
 		     unsigned int line, struct bw_error *err)
 {
@@ -282,7 +363,8 @@ static int apply_key(struct parse_state *ps, enum key_id k, const char *v, size_
 					      "Path=\"%s\": names a directory, not a socket",
 					      ini_quote(v, vlen, q, sizeof(q)));
 		return set_str(&cfg->socket_path, v, vlen);
-	case K_SOCKET_MODE: {
+	case K_SOCKET_MODE:
+	case K_FILE_MODE: {
 		unsigned int mode = 0;
 		size_t i;
 
@@ -293,11 +375,28 @@ static int apply_key(struct parse_state *ps, enum key_id k, const char *v, size_
 		}
 		if (vlen > 4 || i < vlen || mode > 0777)
 			return ini_line_error(err, -EINVAL, name, line,
-					      "Mode=\"%s\": not an octal mode in 0000..0777",
+					      "%s=\"%s\": not an octal mode in 0000..0777", kn,
 					      ini_quote(v, vlen, q, sizeof(q)));
-		cfg->socket_mode = (mode_t)mode;
+		if (k == K_SOCKET_MODE)
+			cfg->socket_mode = (mode_t)mode;
+		else
+			cfg->file_mode = (int)mode;
 		return 0;
 	}
+	case K_MAX_CLIENTS:
+	case K_MAX_PER_USER:
+	case K_IDLE_TIMEOUT:
+	case K_QUEUE_MAX:
+	case K_SUB_QUEUE_MAX:
+	case K_BUFFER_TOTAL_MAX:
+		return apply_limit(ps, k, v, vlen, line, err);
+	case K_CONTROL_USERS:
+	case K_CONTROL_GROUPS:
+		r = check_name_list(name, line, kn, v, vlen, err);
+		if (r < 0)
+			return r;
+		return set_str(k == K_CONTROL_USERS ? &cfg->control_users : &cfg->control_groups, v,
+			       vlen);
 	case K_SOCKET_GROUP:
 		r = check_group(name, line, v, vlen, err);
 		if (r < 0)
@@ -341,8 +440,8 @@ static int on_section(void *userdata, const char *sname, size_t len, unsigned in
 			return 0;
 		}
 	return ini_line_error(err, -EINVAL, ps->name, line,
-			      "unknown section [%s] (expected Guest, Sampling, Socket, Metrics or "
-			      "Watch)", ini_quote(sname, len, q, sizeof(q)));
+			      "unknown section [%s] (expected Guest, Sampling, Socket, Metrics, "
+			      "Watch or Clients)", ini_quote(sname, len, q, sizeof(q)));
 }
 
 static int on_key(void *userdata, const char *key, size_t klen, const char *v, size_t vlen,

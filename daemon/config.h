@@ -32,6 +32,24 @@
  *     TextfileDir=/var/lib/node_exporter/textfile   absolute directory
  *     StateFile=/var/lib/bpfwatch/vm1.state         absolute file
  *
+ *     FileMode=0644              octal: exact mode of the .prom and state files
+ *                                (default: 0644 less the umask, i.e. UMask=)
+ *
+ *     [Clients]                  (server.h says what each limit does)
+ *     MaxClients=1024            connections at once, 1..65536
+ *     MaxClientsPerUser=64       connections of one peer uid (SO_PEERCRED)
+ *     IdleTimeoutSec=30          close a client that sent nothing this long
+ *                                (subscribers excepted); 0: never
+ *     QueueMaxBytes=262144       replies queued for one client before it is
+ *                                no longer read from
+ *     SubscriberQueueMaxBytes=1048576   samples queued before a subscriber
+ *                                is dropped
+ *     BufferTotalMaxBytes=33554432   every client's buffers together; above
+ *                                it the client holding most is dropped
+ *     ControlUsers=root ci       who may reset/reload: users (names or uids)
+ *     ControlGroups=bpfwatch-ctl   and groups (names or gids), space-separated
+ *                                (default: root and the daemon's own user)
+ *
  *     [Watch]
  *     Directory=/srv/watch.d     repeatable, at most CONFIG_WATCH_DIRS_MAX:
  *                                the watch directories in precedence order,
@@ -79,6 +97,26 @@
 #define CONFIG_WATCH_DIRS_MAX OPTIONS_MAX_WATCH_DIRS
 /* Group names longer than this are not valid on Linux (LOGIN_NAME_MAX 256). */
 #define CONFIG_GROUP_MAX 255
+/* [Clients] defaults: a CI fleet's clients fit, an abuser's do not. */
+#define CONFIG_DEFAULT_MAX_CLIENTS 1024u
+#define CONFIG_DEFAULT_MAX_PER_USER 64u
+#define CONFIG_DEFAULT_IDLE_TIMEOUT_SEC 30u
+#define CONFIG_DEFAULT_QUEUE_MAX (256ul * 1024)
+#define CONFIG_DEFAULT_SUB_QUEUE_MAX (1ul << 20)
+#define CONFIG_DEFAULT_BUFFER_TOTAL_MAX (32ul << 20)
+#define CONFIG_MAX_CLIENTS_MAX 65536u
+#define CONFIG_IDLE_TIMEOUT_MAX 86400u
+#define CONFIG_QUEUE_MIN 4096ul
+#define CONFIG_BYTES_MAX (1ul << 30)
+
+struct config_limits {
+	unsigned int max_clients;
+	unsigned int max_per_user;
+	unsigned int idle_timeout_sec;	/* 0: no idle timeout */
+	size_t queue_max;
+	size_t sub_queue_max;
+	size_t buffer_total_max;
+};
 
 struct daemon_config {
 	char *instance;			/* never NULL after config_load */
@@ -104,6 +142,12 @@ struct daemon_config {
 	/* [Metrics] */
 	char *textfile_dir;		/* NULL: no textfile export */
 	char *state_file;		/* NULL: no state file */
+	int file_mode;			/* -1: 0644 less the umask */
+
+	/* [Clients] */
+	struct config_limits limits;
+	char *control_users;		/* NULL: root and the daemon's user */
+	char *control_groups;		/* NULL: none */
 
 	/* [Watch]: the watch search path when watch_dirs_set, else watch_dirs_default() */
 	bool watch_dirs_set;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
+
+#include <inttypes.h>
 
 #include "scx_stats.h"
 
@@ -32,6 +35,16 @@
 #define BUF_KEEP (64 * 1024)
 /* After EMFILE/ENFILE, try accepting again this much later (µs). */
 #define ACCEPT_RETRY_USEC (100 * 1000)
+/* How often idle clients are looked for, at most (µs); a quarter of the timeout if shorter. */
+#define IDLE_SWEEP_USEC (1000 * 1000)
+/*
+ * At a connection limit, a client that has sent nothing for this long and
+ * waits for nothing makes room for a new one (the longest idle goes):
+ * idle connections cannot lock out a CI client that has a question.
+ */
+#define EVICT_IDLE_MIN_USEC (200 * 1000)
+/* A limit's log line: the first hit, then at most one line per this much (µs) with a count. */
+#define LIMIT_LOG_USEC (1000 * 1000)
 
 struct server_client {
 	struct server *srv;
@@ -49,6 +62,10 @@ struct server_client {
 
 	bool subscriber;
 	bool scx;			/* speaks scx_stats (scx_stats.h): every reply is its envelope */
+	bool control;			/* may send state-changing requests (peer_access.h) */
+	struct peer_cred cred;
+	uint64_t last_input_usec;	/* CLOCK_MONOTONIC of the last bytes it sent (or connect) */
+	size_t counted;			/* in_cap + out_cap as added to srv->buffered */
 	bool eof;			/* the client shut down its write side */
 	bool dead;			/* closed while busy: freed when the callback unwinds */
 	unsigned int busy;		/* > 0 while one of its callbacks runs */
@@ -67,12 +84,72 @@ struct server {
 
 	struct server_handlers h;
 	void *userdata;
-	unsigned int max_clients;
-	size_t queue_max, sub_queue_max;
+	unsigned int max_clients, max_per_user;
+	uint64_t idle_timeout_usec;
+	size_t queue_max, sub_queue_max, buffer_total_max;
+	size_t buffered;		/* every client's buffer capacity together */
+	struct peer_access access;
+	sd_event_source *idle_src;
 
 	struct server_client *clients;
 	struct server_stats stats;
+	struct {
+		uint64_t last_usec;
+		uint64_t suppressed;
+	} limit_log[SERVER_LIMIT_COUNT];
 };
+
+static const char *const limit_names[SERVER_LIMIT_COUNT] = {
+	[SERVER_LIMIT_MAX_CLIENTS] = "MaxClients",
+	[SERVER_LIMIT_PER_USER] = "MaxClientsPerUser",
+	[SERVER_LIMIT_IDLE] = "IdleTimeoutSec",
+	[SERVER_LIMIT_BUFFER_TOTAL] = "BufferTotalMaxBytes",
+	[SERVER_LIMIT_SUB_QUEUE] = "SubscriberQueueMaxBytes",
+	[SERVER_LIMIT_FORBIDDEN] = "ControlUsers/ControlGroups",
+};
+
+static uint64_t now_usec(const struct server *s)
+{
+	uint64_t t = 0;
+
+	sd_event_now(s->event, CLOCK_MONOTONIC, &t);
+	return t;
+}
+
+/*
+ * One log line per limit hit, naming the peer; a flood of hits is one
+ * line a second with how many were not logged.
+ */
+__attribute__((format(printf, 4, 5)))
+static void limit_hit(struct server *s, enum server_limit which, const struct peer_cred *cred,
+		      const char *fmt, ...)
+{
+	char what[256];
+	uint64_t now = now_usec(s);
+	va_list ap;
+
+	s->stats.limit_hits[which]++;
+	if (!s->h.log)
+		return;
+	if (s->limit_log[which].last_usec && now - s->limit_log[which].last_usec < LIMIT_LOG_USEC) {
+		s->limit_log[which].suppressed++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (s->limit_log[which].suppressed)
+		s->h.log(s->userdata, "client limit %s: %s (peer pid %d uid %u gid %u; %" PRIu64
+			 " more hits in the last second not logged)", limit_names[which], what,
+			 (int)cred->pid, (unsigned int)cred->uid, (unsigned int)cred->gid,
+			 s->limit_log[which].suppressed);
+	else
+		s->h.log(s->userdata, "client limit %s: %s (peer pid %d uid %u gid %u)",
+			 limit_names[which], what, (int)cred->pid, (unsigned int)cred->uid,
+			 (unsigned int)cred->gid);
+	s->limit_log[which].last_usec = now;
+	s->limit_log[which].suppressed = 0;
+}
 
 json_t *server_reply_error(const char *code, const char *fmt, ...)
 {
@@ -97,6 +174,44 @@ json_t *server_reply_error(const char *code, const char *fmt, ...)
 	return reply;
 }
 
+/* ---- buffer accounting ----------------------------------------------- */
+
+static void client_close(struct server_client *c);
+
+/* Bring srv->buffered up to date with @c's buffers. */
+static void account(struct server_client *c)
+{
+	size_t now = c->in_cap + c->out_cap;
+
+	c->srv->buffered = c->srv->buffered - c->counted + now;
+	c->counted = now;
+}
+
+/*
+ * Over BufferTotalMaxBytes: drop the clients holding the most (the slowest
+ * readers, or a sender of huge lines) until under it again.  The client
+ * whose growth crossed the bound may be among them.
+ */
+static void enforce_buffer_total(struct server *s)
+{
+	while (s->buffered > s->buffer_total_max) {
+		struct server_client *c, *worst = NULL;
+
+		for (c = s->clients; c; c = c->next)
+			if (!c->dead && (!worst || c->counted > worst->counted))
+				worst = c;
+		if (!worst || worst->counted == 0)
+			return;
+		limit_hit(s, SERVER_LIMIT_BUFFER_TOTAL, &worst->cred,
+			  "clients hold %zu bytes of buffers, more than %zu: dropping the one "
+			  "holding most (%zu bytes, %zu of replies unread)", s->buffered,
+			  s->buffer_total_max, worst->counted, worst->out_len);
+		worst->in_cap = worst->out_cap = 0;	/* freed with it: stop counting now */
+		account(worst);
+		client_close(worst);
+	}
+}
+
 /* ---- output ---------------------------------------------------------- */
 
 static int out_append(struct server_client *c, const char *data, size_t n)
@@ -116,6 +231,7 @@ static int out_append(struct server_client *c, const char *data, size_t n)
 			return -ENOMEM;
 		c->out = grown;
 		c->out_cap = cap;
+		account(c);
 	}
 	memcpy(c->out + c->out_head + c->out_len, data, n);
 	c->out_len += n;
@@ -145,6 +261,7 @@ static int client_flush(struct server_client *c)
 		free(c->out);
 		c->out = NULL;
 		c->out_cap = 0;
+		account(c);
 	}
 	return 0;
 }
@@ -184,6 +301,8 @@ static void client_free(struct server_client *c)
 		s->clients = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	c->in_cap = c->out_cap = 0;
+	account(c);
 	s->stats.clients--;
 	if (c->subscriber)
 		s->stats.subscribers--;
@@ -192,6 +311,9 @@ static void client_free(struct server_client *c)
 	free(c->in);
 	free(c->out);
 	free(c);
+	/* Many clients' buffers went back to malloc: give the pages back to the system. */
+	if (!s->clients)
+		malloc_trim(0);
 	if (s->accept_paused) {
 		s->accept_paused = false;
 		sd_event_source_set_enabled(s->listen_src, SD_EVENT_ON);
@@ -236,7 +358,8 @@ static int client_queue_line(struct server_client *c, const char *line, size_t n
 		client_close(c);
 		return r;
 	}
-	return 0;
+	enforce_buffer_total(c->srv);
+	return c->dead ? -ENOBUFS : 0;
 }
 
 static void client_reply(struct server_client *c, json_t *reply)
@@ -301,6 +424,15 @@ static bool too_deep(const char *s, size_t n)
 	return false;
 }
 
+static json_t *forbidden(struct server_client *c, const char *cmd)
+{
+	limit_hit(c->srv, SERVER_LIMIT_FORBIDDEN, &c->cred, "\"%s\" refused: not a control peer",
+		  cmd);
+	return server_reply_error("forbidden", "\"%s\" changes the daemon's state: only "
+				  "ControlUsers= and ControlGroups= may send it (uid %u is not "
+				  "one of them)", cmd, (unsigned int)c->cred.uid);
+}
+
 static json_t *dispatch(struct server_client *c, const char *line, size_t n)
 {
 	struct server *s = c->srv;
@@ -324,6 +456,8 @@ static json_t *dispatch(struct server_client *c, const char *line, size_t n)
 			reply = server_reply_error("bad_args", "\"cmd\" must be a string");
 		else if (!s->h.request)
 			reply = server_reply_error("unknown_cmd", "no commands are served");
+		else if (!c->control && peer_access_cmd_needs_control(json_string_value(cmd)))
+			reply = forbidden(c, json_string_value(cmd));
 		else
 			reply = s->h.request(s->userdata, c, json_string_value(cmd), req);
 	} else {
@@ -428,6 +562,7 @@ static void process_input(struct server_client *c)
 		free(c->in);
 		c->in = NULL;
 		c->in_cap = 0;
+		account(c);
 	}
 }
 
@@ -456,12 +591,17 @@ static void client_read(struct server_client *c)
 			}
 			c->in = grown;
 			c->in_cap = cap;
+			account(c);
+			enforce_buffer_total(c->srv);
+			if (c->dead)
+				return;
 		}
 		room = c->in_cap - c->in_len;
 		if (room == 0)
 			break;	/* unreachable: process_input leaves at most one partial line */
 		got = read(c->fd, c->in + c->in_len, room < READ_CHUNK ? room : READ_CHUNK);
 		if (got > 0) {
+			c->last_input_usec = now_usec(c->srv);
 			c->in_len += (size_t)got;
 			process_input(c);
 		} else if (got == 0) {
@@ -569,15 +709,82 @@ static void reject(struct server *s, int fd)
 	int n;
 
 	n = snprintf(line, sizeof(line),
-		     "{\"ok\":false,\"error\":\"internal\",\"message\":\"too many clients (%u); "
-		     "try again later\"}\n", s->max_clients);
+		     "{\"ok\":false,\"error\":\"internal\",\"message\":\"too many clients (%u, "
+		     "at most %u per user); try again later\"}\n", s->max_clients,
+		     s->max_per_user);
 	/* Best effort: a fresh socket has room for one short line. */
 	(void)send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
 	s->stats.rejected_clients++;
 }
 
-static int client_new(struct server *s, int fd)
+/* A client waiting for nothing and silent for a while: what a limit may take back. */
+static bool evictable(const struct server_client *c, uint64_t now)
+{
+	return !c->dead && !c->subscriber && !c->out_len && !c->in_len &&
+	       now >= c->last_input_usec + EVICT_IDLE_MIN_USEC;
+}
+
+/* The longest-idle evictable client (of @uid, unless NULL), or NULL. */
+static struct server_client *idlest(struct server *s, const uid_t *uid)
+{
+	struct server_client *c, *best = NULL;
+	uint64_t now = now_usec(s);
+
+	for (c = s->clients; c; c = c->next)
+		if ((!uid || c->cred.uid == *uid) && evictable(c, now) &&
+		    (!best || c->last_input_usec < best->last_input_usec))
+			best = c;
+	return best;
+}
+
+static unsigned int clients_of(const struct server *s, uid_t uid)
+{
+	unsigned int n = 0;
+
+	for (const struct server_client *c = s->clients; c; c = c->next)
+		if (!c->dead && c->cred.uid == uid)
+			n++;
+	return n;
+}
+
+/*
+ * Room for a new client of @cred: true when under both limits, or when an
+ * idle client (of the same user, for the per-user limit) was closed to
+ * make it.
+ */
+static bool make_room(struct server *s, const struct peer_cred *cred)
+{
+	struct server_client *victim;
+
+	if (clients_of(s, cred->uid) >= s->max_per_user) {
+		victim = idlest(s, &cred->uid);
+		if (!victim) {
+			limit_hit(s, SERVER_LIMIT_PER_USER, cred, "uid %u already has %u "
+				  "connections, none idle: refused", (unsigned int)cred->uid,
+				  s->max_per_user);
+			return false;
+		}
+		limit_hit(s, SERVER_LIMIT_PER_USER, &victim->cred, "uid %u has %u connections: "
+			  "closing its longest idle one for a new one", (unsigned int)cred->uid,
+			  s->max_per_user);
+		client_close(victim);
+	}
+	if (s->stats.clients >= s->max_clients) {
+		victim = idlest(s, NULL);
+		if (!victim) {
+			limit_hit(s, SERVER_LIMIT_MAX_CLIENTS, cred, "%u connections, none idle: "
+				  "refused", s->max_clients);
+			return false;
+		}
+		limit_hit(s, SERVER_LIMIT_MAX_CLIENTS, &victim->cred, "%u connections: closing "
+			  "the longest idle one for a new one", s->max_clients);
+		client_close(victim);
+	}
+	return true;
+}
+
+static int client_new(struct server *s, int fd, const struct peer_cred *cred)
 {
 	struct server_client *c = calloc(1, sizeof(*c));
 	int r;
@@ -586,6 +793,9 @@ static int client_new(struct server *s, int fd)
 		return -ENOMEM;
 	c->srv = s;
 	c->fd = fd;
+	c->cred = *cred;
+	c->control = peer_access_is_control(&s->access, cred);
+	c->last_input_usec = now_usec(s);
 	c->events = EPOLLIN;
 	r = sd_event_add_io(s->event, &c->io, fd, EPOLLIN, on_client_io, c);
 	if (r < 0) {
@@ -604,6 +814,7 @@ static int client_new(struct server *s, int fd)
 static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
 	struct server *s = userdata;
+	struct peer_cred cred;
 	unsigned int i;
 
 	(void)src;
@@ -622,13 +833,46 @@ static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userd
 			/* ECONNABORTED, EINTR, EPROTO: that one connection, not the socket. */
 			continue;
 		}
-		if (s->stats.clients >= s->max_clients) {
+		if (peer_cred_get(cfd, &cred, NULL) < 0) {
+			close(cfd);
+			continue;
+		}
+		if (!make_room(s, &cred)) {
 			reject(s, cfd);
 			continue;
 		}
-		if (client_new(s, cfd) < 0)
+		if (client_new(s, cfd, &cred) < 0)
 			close(cfd);
 	}
+	return 0;
+}
+
+/* ---- idle clients ---------------------------------------------------- */
+
+static uint64_t sweep_period(const struct server *s)
+{
+	uint64_t p = s->idle_timeout_usec / 4;
+
+	return p && p < IDLE_SWEEP_USEC ? p : IDLE_SWEEP_USEC;
+}
+
+/* Close every client but subscribers that has sent nothing for IdleTimeoutSec. */
+static int on_idle_sweep(sd_event_source *src, uint64_t usec, void *userdata)
+{
+	struct server *s = userdata;
+	struct server_client *c, *next;
+	uint64_t now = now_usec(s);	/* @usec is when the timer was due, maybe earlier */
+
+	(void)usec;
+	for (c = s->clients; c; c = next) {
+		next = c->next;
+		if (c->dead || c->subscriber || now < c->last_input_usec + s->idle_timeout_usec)
+			continue;
+		limit_hit(s, SERVER_LIMIT_IDLE, &c->cred, "nothing sent for %" PRIu64 " ms: closed",
+			  (now - c->last_input_usec) / 1000);
+		client_close(c);
+	}
+	sd_event_source_set_time(src, now + sweep_period(s));
 	return 0;
 }
 
@@ -808,6 +1052,14 @@ int server_new(sd_event *e, const struct server_opts *opts, const struct server_
 	s->queue_max = opts->queue_max ? opts->queue_max : SERVER_QUEUE_MAX;
 	s->sub_queue_max = opts->subscriber_queue_max ? opts->subscriber_queue_max
 						      : SERVER_SUBSCRIBER_QUEUE_MAX;
+	s->max_per_user = opts->max_per_user ? opts->max_per_user : SERVER_MAX_PER_USER;
+	s->buffer_total_max = opts->buffer_total_max ? opts->buffer_total_max
+						     : SERVER_BUFFER_TOTAL_MAX;
+	s->idle_timeout_usec = opts->idle_timeout_usec;
+	if (opts->access)
+		s->access = *opts->access;
+	else
+		peer_access_init(&s->access, NULL, NULL, NULL);
 	r = opts->path ? listen_path(s, opts, err) : adopt_fd(s, opts->fd, err);
 	if (r < 0) {
 		sd_event_unref(s->event);
@@ -815,6 +1067,11 @@ int server_new(sd_event *e, const struct server_opts *opts, const struct server_
 		return r;
 	}
 	r = sd_event_add_io(e, &s->listen_src, s->fd, EPOLLIN, on_accept, s);
+	if (r >= 0 && s->idle_timeout_usec)
+		r = sd_event_add_time_relative(e, &s->idle_src, CLOCK_MONOTONIC, sweep_period(s),
+					       100 * 1000, on_idle_sweep, s);
+	if (r >= 0 && s->idle_src)
+		r = sd_event_source_set_enabled(s->idle_src, SD_EVENT_ON);
 	if (r < 0) {
 		bw_error_set(err, r, "socket %s: cannot watch it: %s",
 			     s->path ? s->path : "(inherited)", strerror(-r));
@@ -839,6 +1096,7 @@ void server_free(struct server *s)
 		client_free(s->clients);
 	}
 	sd_event_source_disable_unref(s->retry_src);
+	sd_event_source_disable_unref(s->idle_src);
 	sd_event_source_disable_unref(s->listen_src);
 	if (s->fd >= 0)
 		close(s->fd);
@@ -861,6 +1119,8 @@ static int subscriber_queue(struct server_client *c, const char *line, size_t n)
 	/* An empty queue takes any one line: a sample larger than the bound still goes out. */
 	if (c->out_len && c->out_len + n > s->sub_queue_max) {
 		s->stats.dropped_subscribers++;
+		limit_hit(s, SERVER_LIMIT_SUB_QUEUE, &c->cred, "a subscriber %zu bytes behind: "
+			  "dropped", c->out_len);
 		client_close(c);
 		return -ENOBUFS;
 	}
@@ -952,4 +1212,9 @@ void server_client_set_data(struct server_client *c, void *data)
 void *server_client_get_data(const struct server_client *c)
 {
 	return c->data;
+}
+
+const struct peer_cred *server_client_cred(const struct server_client *c)
+{
+	return &c->cred;
 }

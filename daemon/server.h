@@ -30,9 +30,23 @@
  *    dropped_subscribers): a reader that falls behind is dropped, the
  *    loop never blocks.  An empty queue takes any one line, so a single
  *    sample larger than the bound does not drop every subscriber.
- *  - At most max_clients connections; one more is accepted, told
+ *  - At most max_clients connections, at most max_per_user of one peer
+ *    uid (SO_PEERCRED).  At either limit the longest-idle client that
+ *    waits for nothing (no partial request, no reply queued, not a
+ *    subscriber, silent for 200 ms) is closed to make room; when there is
+ *    none the new one is accepted, told
  *    {"ok":false,"error":"internal","message":"too many clients ..."} and
- *    closed (counted in rejected_clients).
+ *    closed (counted in rejected_clients).  A client that sent nothing
+ *    for idle_timeout_usec is closed (subscribers excepted: the queue
+ *    bound drops those that stop reading).
+ *  - The buffers of all clients together stay under buffer_total_max:
+ *    past it, the clients holding most are closed first (the slowest
+ *    readers), until under it again.
+ *  - State-changing requests (peer_access_cmd_needs_control) from a peer
+ *    that is not a control peer get {"ok":false,"error":"forbidden",...}.
+ *  - Every limit hit is counted (server_stats.limit_hits) and logged
+ *    through handlers.log with the peer's pid, uid and gid, at most one
+ *    line a second per limit.
  *
  * The server is single-threaded: every call runs on the sd-event loop's
  * thread.  Handlers may call server_broadcast() and the server_client_*
@@ -50,6 +64,7 @@
 #include <systemd/sd-event.h>
 
 #include "error.h"
+#include "peer_access.h"
 
 /* Largest request line (DESIGN.md): commands are tiny; this refuses junk. */
 #define SERVER_REQUEST_MAX (64 * 1024)
@@ -63,6 +78,20 @@
 #define SERVER_QUEUE_MAX (1u << 20)
 /* Bytes queued for a subscriber before a broadcast drops it (a few seconds of samples). */
 #define SERVER_SUBSCRIBER_QUEUE_MAX (1u << 20)
+/* Connections of one peer uid. */
+#define SERVER_MAX_PER_USER 64
+/* Input and output buffers of all clients together. */
+#define SERVER_BUFFER_TOTAL_MAX (32u << 20)
+
+enum server_limit {
+	SERVER_LIMIT_MAX_CLIENTS,
+	SERVER_LIMIT_PER_USER,
+	SERVER_LIMIT_IDLE,
+	SERVER_LIMIT_BUFFER_TOTAL,
+	SERVER_LIMIT_SUB_QUEUE,
+	SERVER_LIMIT_FORBIDDEN,
+	SERVER_LIMIT_COUNT,
+};
 
 struct server;
 struct server_client;
@@ -85,6 +114,10 @@ struct server_opts {
 	unsigned int max_clients;	/* 0: SERVER_MAX_CLIENTS */
 	size_t queue_max;		/* 0: SERVER_QUEUE_MAX */
 	size_t subscriber_queue_max;	/* 0: SERVER_SUBSCRIBER_QUEUE_MAX */
+	unsigned int max_per_user;	/* 0: SERVER_MAX_PER_USER */
+	size_t buffer_total_max;	/* 0: SERVER_BUFFER_TOTAL_MAX */
+	uint64_t idle_timeout_usec;	/* 0: no idle timeout */
+	const struct peer_access *access;	/* copied; NULL: root and our own user */
 };
 
 #define SERVER_OPTS_INIT { .path = NULL, .mode = 0660, .gid = (gid_t)-1, .fd = -1 }
@@ -103,6 +136,8 @@ struct server_handlers {
 	json_t *(*scx_meta_fields)(void *userdata);
 	/* Optional: @c is about to be freed (it left, failed, was dropped, or server_free). */
 	void (*client_gone)(void *userdata, struct server_client *c);
+	/* Optional: a limit was hit (one line, no newline). */
+	void (*log)(void *userdata, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 };
 
 struct server_stats {
@@ -112,6 +147,7 @@ struct server_stats {
 	uint64_t requests;		/* request lines answered (too_large ones too) */
 	uint64_t dropped_subscribers;	/* closed because their queue overflowed */
 	uint64_t rejected_clients;	/* turned away at max_clients */
+	uint64_t limit_hits[SERVER_LIMIT_COUNT];
 };
 
 /*
@@ -163,6 +199,9 @@ int server_client_send(struct server_client *c, json_t *msg);
 /* A pointer the caller keeps per client (NULL at first). */
 void server_client_set_data(struct server_client *c, void *data);
 void *server_client_get_data(const struct server_client *c);
+
+/* SO_PEERCRED of @c, taken when it connected. */
+const struct peer_cred *server_client_cred(const struct server_client *c);
 
 /* {"ok":false,"error":@code,"message":<fmt...>}: the protocol's error reply. */
 __attribute__((format(printf, 2, 3)))

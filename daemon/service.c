@@ -97,6 +97,19 @@ struct service {
 static char *metrics_text(struct service *s, enum openmetrics_dialect dialect);
 static void write_textfile(struct service *s);
 
+__attribute__((format(printf, 2, 3)))
+static void log_client_limit(void *userdata, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	(void)userdata;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_msg(LOG_WARNING, "%s", line);
+}
+
 static void set_state(struct service *s, enum service_state state, const char *reason)
 {
 	bool changed = s->state != state || strcmp(s->reason, reason ? reason : "") != 0;
@@ -301,6 +314,15 @@ static void textfile_path(const struct service *s, char *path, size_t len)
 	snprintf(path, len, "%s/%s.prom", s->cfg->textfile_dir, s->cfg->instance);
 }
 
+/* The .prom and state files: FileMode= exactly, else 0644 less the umask (UMask=). */
+static int write_file(struct service *s, const char *path, const char *text, struct bw_error *err)
+{
+	bool exact = s->cfg->file_mode >= 0;
+
+	return atomic_file_write(path, text, strlen(text),
+				 exact ? (mode_t)s->cfg->file_mode : 0644, exact, err);
+}
+
 static void write_textfile(struct service *s)
 {
 	struct bw_error err = { 0 };
@@ -312,7 +334,7 @@ static void write_textfile(struct service *s)
 	if (!text)
 		return;
 	textfile_path(s, path, sizeof(path));
-	if (atomic_file_write(path, text, strlen(text), 0644, &err) < 0) {
+	if (write_file(s, path, text, &err) < 0) {
 		if (strcmp(err.msg, s->textfile_error))
 			log_msg(LOG_WARNING, "TextfileDir: %s (logged again only when this changes)",
 				err.msg);
@@ -491,6 +513,24 @@ static int reload(struct service *s, struct bw_error *err)
 
 /* ---- requests ---------------------------------------------------------------- */
 
+/* server_stats.limit_hits by the config key of each limit. */
+static json_t *limit_hits_json(const struct server_stats *st)
+{
+	static const char *const names[SERVER_LIMIT_COUNT] = {
+		[SERVER_LIMIT_MAX_CLIENTS] = "max_clients",
+		[SERVER_LIMIT_PER_USER] = "max_clients_per_user",
+		[SERVER_LIMIT_IDLE] = "idle_timeout",
+		[SERVER_LIMIT_BUFFER_TOTAL] = "buffer_total",
+		[SERVER_LIMIT_SUB_QUEUE] = "subscriber_queue",
+		[SERVER_LIMIT_FORBIDDEN] = "forbidden",
+	};
+	json_t *o = json_object();
+
+	for (int i = 0; o && i < SERVER_LIMIT_COUNT; i++)
+		json_object_set_new(o, names[i], json_integer((json_int_t)st->limit_hits[i]));
+	return o;
+}
+
 static json_t *metrics_object(struct service *s)
 {
 	json_t *m = NULL;
@@ -595,7 +635,7 @@ static json_t *status_reply(struct service *s)
 	watches = watches_status(s, engine);
 	server_get_stats(s->server, &st);
 	reply = json_pack("{s:b, s:s, s:o, s:s, s:o, s:o, s:o, s:I, s:I, s:{s:I, s:I, s:I}, s:o,"
-			  " s:{s:I, s:I, s:I}}",
+			  " s:{s:I, s:I, s:I, s:I, s:o}}",
 			  "ok", 1, "state", state_names[s->state],
 			  "reason", s->reason[0] ? json_string(s->reason) : json_null(),
 			  "instance", s->cfg->instance,
@@ -610,7 +650,9 @@ static json_t *status_reply(struct service *s)
 			  "watches", watches,
 			  "clients", "connected", (json_int_t)st.clients,
 			  "subscribers", (json_int_t)st.subscribers,
-			  "dropped_subscribers", (json_int_t)st.dropped_subscribers);
+			  "dropped_subscribers", (json_int_t)st.dropped_subscribers,
+			  "rejected", (json_int_t)st.rejected_clients,
+			  "limit_hits", limit_hits_json(&st));
 	if (engine && reply)
 		json_object_set(reply, "engine", json_object_get(engine, "state"));
 	json_decref(engine);
@@ -735,7 +777,7 @@ static void write_state_file(struct service *s)
 	json_decref(reply);
 	if (!text)
 		return;
-	if (atomic_file_write(s->cfg->state_file, text, strlen(text), 0644, &err) < 0)
+	if (write_file(s, s->cfg->state_file, text, &err) < 0)
 		log_msg(LOG_ERR, "state file: %s", err.msg);
 	else
 		log_msg(LOG_INFO, "final metrics written to %s", s->cfg->state_file);
@@ -783,8 +825,22 @@ static int open_server(struct service *s, struct bw_error *err)
 		.request = on_request,
 		.scx_metrics = on_scx_metrics,
 		.scx_meta_fields = on_scx_meta_fields,
+		.log = log_client_limit,
 	};
+	const struct config_limits *l = &s->cfg->limits;
+	struct peer_access access;
 	int fd = -1, r;
+
+	r = peer_access_init(&access, s->cfg->control_users, s->cfg->control_groups, err);
+	if (r < 0)
+		return bw_error_prefix(err, "[Clients]");
+	opts.access = &access;
+	opts.max_clients = l->max_clients;
+	opts.max_per_user = l->max_per_user;
+	opts.idle_timeout_usec = (uint64_t)l->idle_timeout_sec * 1000000;
+	opts.queue_max = l->queue_max;
+	opts.subscriber_queue_max = l->sub_queue_max;
+	opts.buffer_total_max = l->buffer_total_max;
 
 	r = server_listen_fd_from_systemd(&fd, err);
 	if (r < 0)
@@ -836,6 +892,8 @@ static int setup(struct service *s, struct bw_error *err)
 		r = sd_event_add_time(s->event, &s->tick_timer, CLOCK_MONOTONIC, 0, 1, on_tick, s);
 	if (r < 0)
 		return bw_error_set(err, r, "cannot create timers: %s", strerror(-r));
+	/* Sampling never waits behind clients: when both are ready the tick goes first. */
+	sd_event_source_set_priority(s->tick_timer, SD_EVENT_PRIORITY_IMPORTANT);
 	sd_event_source_set_enabled(s->tick_timer, SD_EVENT_OFF);
 	if (notify_watchdog_interval(&s->watchdog_usec) > 0 && s->watchdog_usec) {
 		r = sd_event_add_time_relative(s->event, &s->watchdog_timer, CLOCK_MONOTONIC,

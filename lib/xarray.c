@@ -78,6 +78,7 @@
 
 #include <bpf/btf.h>
 
+#include "addr_set.h"
 #include "btf_layout.h"
 
 /*
@@ -273,6 +274,7 @@ struct walk {
 	unsigned int levels;	/* max_shift / chunk_shift + 1 */
 	size_t node_bytes;
 	uint8_t *buf;		/* node_bytes per level */
+	struct bw_addr_set seen;	/* nodes read: a tree reaches each once */
 	struct bw_xa_walk_stats st;
 	struct bw_error *err;
 };
@@ -320,6 +322,16 @@ static int visit(struct walk *w, uint64_t entry, uint64_t parent, unsigned int s
 		return bw_error_set(w->err, -E2BIG, "%s at %#" PRIx64 ": more than %u nodes "
 				    "(a node reached from many parents?), stopped at node %#"
 				    PRIx64, w->what, w->root, BW_XA_MAX_NODES, node);
+	ret = bw_addr_set_add(&w->seen, node);
+	if (ret < 0)
+		return bw_error_set(w->err, ret, "%s at %#" PRIx64 ": no memory to track visited "
+				    "nodes", w->what, w->root);
+	if (ret == 0)
+		return bw_error_set(w->err, -ELOOP, "%s at %#" PRIx64 ": node %#" PRIx64 " (%s) "
+				    "was already reached from another slot: the nodes form a "
+				    "graph, not a tree (%" PRIu64 " nodes and %" PRIu64 " entries "
+				    "seen)", w->what, w->root, node, from, w->st.nodes,
+				    w->st.entries);
 	w->st.nodes++;
 
 	buf = w->buf + (size_t)level * w->node_bytes;
@@ -435,6 +447,7 @@ static int walk_xarray(struct walk *w, uint64_t xa_addr)
 	ret = visit(w, head, 0, 0, 0, 0, 0);
 	free(w->buf);
 	w->buf = NULL;
+	bw_addr_set_free(&w->seen);
 	return ret;
 }
 

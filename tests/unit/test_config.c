@@ -274,7 +274,7 @@ START_TEST(test_bad_values)
 	} cases[] = {
 		{ "Memory=/x\n", "t.conf:1: key \"Memory\" outside a section" },
 		{ "[Gust]\n", "t.conf:1: unknown section [Gust] (expected Guest, Sampling, Socket, "
-		  "Metrics or Watch)" },
+		  "Metrics, Watch or Clients)" },
 		{ "[guest]\n", "t.conf:1: unknown section [guest]" },
 		{ "[Guest]\nmemory=/x\n", "t.conf:2: unknown key \"memory\" in [Guest] (expected "
 		  "Memory, MemoryPid, Layout, Vmlinux, SystemMap or Btf)" },
@@ -282,7 +282,7 @@ START_TEST(test_bad_values)
 		  "Path, Mode or Group)" },
 		{ "[Sampling]\nInterval=5\n", "t.conf:2: unknown key \"Interval\" in [Sampling] "
 		  "(expected IntervalMSec)" },
-		{ "[Metrics]\nX=1\n", "(expected TextfileDir or StateFile)" },
+		{ "[Metrics]\nX=1\n", "(expected TextfileDir, StateFile or FileMode)" },
 		{ "[Watch]\nDir=/x\n", "(expected Directory)" },
 		{ "[Guest]\nMemory=/a\n\n[Guest]\nMemory=/b\n",
 		  "t.conf:5: duplicate key Memory= (first set at line 2)" },

@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -97,12 +98,19 @@ static json_t *handle(void *userdata, struct server_client *c, const char *cmd, 
 		struct server_stats st;
 
 		server_get_stats(h->srv, &st);
-		return json_pack("{s:b, s:i, s:i, s:I, s:I, s:I, s:I, s:i}", "ok", 1,
+		return json_pack("{s:b, s:i, s:i, s:I, s:I, s:I, s:I, s:i, s:I, s:I, s:I, s:I, s:I}",
+				 "ok", 1,
 				 "clients", st.clients, "subscribers", st.subscribers,
 				 "accepted", (json_int_t)st.accepted,
 				 "requests", (json_int_t)st.requests,
 				 "dropped", (json_int_t)st.dropped_subscribers,
-				 "rejected", (json_int_t)st.rejected_clients, "gone", h->gone);
+				 "rejected", (json_int_t)st.rejected_clients, "gone", h->gone,
+				 "hit_max_clients", (json_int_t)st.limit_hits[SERVER_LIMIT_MAX_CLIENTS],
+				 "hit_per_user", (json_int_t)st.limit_hits[SERVER_LIMIT_PER_USER],
+				 "hit_idle", (json_int_t)st.limit_hits[SERVER_LIMIT_IDLE],
+				 "hit_buffer_total",
+				 (json_int_t)st.limit_hits[SERVER_LIMIT_BUFFER_TOTAL],
+				 "hit_forbidden", (json_int_t)st.limit_hits[SERVER_LIMIT_FORBIDDEN]);
 	}
 	if (!strcmp(cmd, "null"))
 		return NULL;
@@ -558,6 +566,7 @@ START_TEST(test_many_clients)
 	unsigned int i;
 
 	harness_init(&h);
+	h.opts.max_per_user = NCLIENTS + 1;
 	harness_start(&h);
 	/* All connect before any is answered (the backlog holds them), then all ask. */
 	for (i = 0; i < NCLIENTS; i++)
@@ -666,16 +675,21 @@ START_TEST(test_max_clients)
 	for (i = 0; i < 3; i++) {
 		conn_open(&c[i], h.path);
 		assert_echo(request(&c[i], "{\"cmd\":\"echo\"}\n"), NULL, 0);
+		/* Half a request: busy, so not the idle client a limit may close. */
+		conn_send(&c[i], "{\"cmd\":");
 	}
 	conn_open(&extra, h.path);
 	r = conn_reply(&extra);
 	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(r, "message")),
-				     "too many clients (3)"));
+				     "too many clients (3, at most 64 per user)"));
 	assert_error(r, "internal");
 	ck_assert_ptr_null(conn_line_eof(&extra, &eof));
 	ck_assert(eof);
 	conn_close(&extra);
+	conn_send(&c[0], "\"echo\"}\n");
+	assert_echo(conn_reply(&c[0]), NULL, 0);
 	ck_assert_int_eq(stat_of(&c[0], "rejected"), 1);
+	ck_assert_int_eq(stat_of(&c[0], "hit_max_clients"), 1);
 	/* A place frees up: the next client is served. */
 	conn_close(&c[2]);
 	wait_stat(&c[0], "clients", 2);
@@ -683,6 +697,239 @@ START_TEST(test_max_clients)
 	assert_echo(request(&c[2], "{\"cmd\":\"echo\",\"n\":1}\n"), "n", 1);
 	for (i = 0; i < 3; i++)
 		conn_close(&c[i]);
+	harness_stop(&h);
+}
+END_TEST
+
+/* Whether the server closed @c: EOF (after any lines it still had queued). */
+static bool conn_closed_by_server(struct conn *c)
+{
+	bool eof = false;
+	char *line;
+
+	while ((line = conn_line_eof(c, &eof)))
+		free(line);
+	return eof;
+}
+
+/*
+ * At a connection limit an idle client makes room: 1,030 idle connections
+ * of one user never lock the next client out, whether the per-user or the
+ * global limit is the one reached.  Busy clients are never taken.
+ */
+START_TEST(test_idle_evicted_at_limit)
+{
+	enum { NIDLE = 1030 };
+	static struct conn idle[NIDLE];
+	struct harness h;
+	struct conn fresh, busy;
+	unsigned int closed = 0;
+	struct rlimit rl;
+
+	/* Both ends of every connection live in this process. */
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < 2 * NIDLE + 64) {
+		rl.rlim_cur = rl.rlim_max;
+		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	ck_assert_msg(rl.rlim_cur >= 2 * NIDLE + 64, "RLIMIT_NOFILE %llu: too low for %d "
+		      "connections", (unsigned long long)rl.rlim_cur, NIDLE);
+
+	harness_init(&h);
+	h.opts.max_clients = 1024;
+	harness_start(&h);
+	conn_open(&busy, h.path);
+	conn_send(&busy, "{\"cmd\":");	/* waits for the rest of its request */
+	for (unsigned int i = 0; i < NIDLE; i++)
+		conn_open(&idle[i], h.path);
+	/* Idle means silent for EVICT_IDLE_MIN_USEC (200 ms); wait past it. */
+	usleep(300 * 1000);
+	for (int round = 0; round < 3; round++) {
+		conn_open(&fresh, h.path);
+		assert_echo(request(&fresh, "{\"cmd\":\"echo\",\"n\":7}\n"), "n", 7);
+		conn_close(&fresh);
+	}
+	for (unsigned int i = 0; i < NIDLE; i++) {
+		struct timeval tv = { .tv_usec = 1000 };
+
+		setsockopt(idle[i].fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (conn_closed_by_server(&idle[i]))
+			closed++;
+		conn_close(&idle[i]);
+	}
+	/* All but 63 (64 per user, one of them the busy client) were closed for others. */
+	ck_assert_uint_ge(closed, NIDLE - 63);
+	conn_send(&busy, "\"stats\"}\n");
+	{
+		json_t *r = conn_reply(&busy);
+
+		ck_assert_int_ge(json_integer_value(json_object_get(r, "hit_per_user")), NIDLE - 63);
+		json_decref(r);
+	}
+	conn_close(&busy);
+	harness_stop(&h);
+}
+END_TEST
+
+/* A busy user at its limit is refused; another connection of it waits for nothing. */
+START_TEST(test_per_user_limit)
+{
+	struct harness h;
+	struct conn c[2], extra;
+	json_t *r;
+
+	harness_init(&h);
+	h.opts.max_per_user = 2;
+	harness_start(&h);
+	for (int i = 0; i < 2; i++) {
+		conn_open(&c[i], h.path);
+		conn_send(&c[i], "{\"cmd\":");
+	}
+	conn_open(&extra, h.path);
+	r = conn_reply(&extra);
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(r, "message")),
+				     "at most 2 per user"));
+	assert_error(r, "internal");
+	ck_assert(conn_closed_by_server(&extra));
+	conn_close(&extra);
+	conn_send(&c[0], "\"stats\"}\n");
+	r = conn_reply(&c[0]);
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "hit_per_user")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "rejected")), 1);
+	json_decref(r);
+	conn_close(&c[0]);
+	conn_close(&c[1]);
+	harness_stop(&h);
+}
+END_TEST
+
+/* A client that says nothing is closed after the idle timeout; a subscriber is not. */
+START_TEST(test_idle_timeout)
+{
+	struct harness h;
+	struct conn quiet, sub, ctl;
+	struct timespec t0, t1;
+	double waited;
+
+	harness_init(&h);
+	h.opts.idle_timeout_usec = 400 * 1000;
+	harness_start(&h);
+	conn_open(&sub, h.path);
+	{
+		json_t *r = request(&sub, "{\"cmd\":\"subscribe\"}\n");
+
+		ck_assert(json_is_true(json_object_get(r, "subscribed")));
+		json_decref(r);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	conn_open(&quiet, h.path);
+	ck_assert(conn_closed_by_server(&quiet));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ck_assert_double_ge(waited, 0.39);
+	conn_close(&quiet);
+	/* Long past the timeout, the subscriber still gets what is sent. */
+	conn_open(&ctl, h.path);
+	assert_echo(request(&ctl, "{\"cmd\":\"echo\"}\n"), NULL, 0);
+	{
+		json_t *r = request(&ctl, "{\"cmd\":\"blast\",\"count\":1,\"size\":8}\n");
+
+		ck_assert_int_eq(json_integer_value(json_object_get(r, "sent")), 1);
+		json_decref(r);
+	}
+	ck_assert_int_ge(stat_of(&ctl, "hit_idle"), 1);
+	{
+		json_t *r = conn_reply(&sub);
+
+		ck_assert_int_eq(json_integer_value(json_object_get(r, "tick")), 0);
+		json_decref(r);
+	}
+	conn_close(&ctl);
+	conn_close(&sub);
+	harness_stop(&h);
+}
+END_TEST
+
+/*
+ * Clients that pipeline requests and never read: together they may hold
+ * at most buffer_total_max; the ones holding most are closed, a reader
+ * is served all along.
+ */
+START_TEST(test_buffer_total)
+{
+	enum { NPIPE = 40 };
+	static struct conn pipe_c[NPIPE];
+	static char burst[64 * 1024];
+	struct harness h;
+	struct conn ctl;
+	size_t n = 0;
+	json_int_t hits;
+
+	harness_init(&h);
+	h.opts.max_per_user = NPIPE + 2;
+	h.opts.queue_max = 256 * 1024;
+	h.opts.buffer_total_max = 2u << 20;
+	harness_start(&h);
+	while (n + 64 < sizeof(burst)) {
+		static const char line[] = "{\"cmd\":\"echo\",\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxx\"}\n";
+
+		memcpy(burst + n, line, sizeof(line) - 1);
+		n += sizeof(line) - 1;
+	}
+	burst[n] = '\0';
+	for (int i = 0; i < NPIPE; i++) {
+		struct timeval tv = { .tv_usec = 100 * 1000 };
+
+		conn_open(&pipe_c[i], h.path);
+		setsockopt(pipe_c[i].fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		/* As much as the socket takes; the server stops reading a full client. */
+		for (int k = 0; k < 16; k++)
+			if (send(pipe_c[i].fd, burst, n, MSG_NOSIGNAL) < 0)
+				break;
+	}
+	conn_open(&ctl, h.path);
+	assert_echo(request(&ctl, "{\"cmd\":\"echo\",\"n\":1}\n"), "n", 1);
+	hits = stat_of(&ctl, "hit_buffer_total");
+	/* 40 clients could queue 10 MiB; 2 MiB is the bound. */
+	ck_assert_int_ge(hits, NPIPE - 2 * 1024 / 256 - 2);
+	for (int i = 0; i < NPIPE; i++)
+		conn_close(&pipe_c[i]);
+	wait_stat(&ctl, "clients", 1);
+	conn_close(&ctl);
+	harness_stop(&h);
+}
+END_TEST
+
+/* reset and reload need a control peer; everything else is served to anyone. */
+START_TEST(test_forbidden)
+{
+	struct harness h;
+	struct peer_access only_nobody;
+	struct conn c;
+	json_t *r;
+
+	ck_assert_int_eq(peer_access_init(&only_nobody, "65534", NULL, NULL), 0);
+	harness_init(&h);
+	h.opts.access = getuid() == 65534 ? NULL : &only_nobody;
+	harness_start(&h);
+	conn_open(&c, h.path);
+	for (int i = 0; i < 2; i++) {
+		r = request(&c, i ? "{\"cmd\":\"reload\"}\n" : "{\"cmd\":\"reset\"}\n");
+		ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(r, "message")),
+					     "only ControlUsers= and ControlGroups= may send it"));
+		assert_error(r, "forbidden");
+	}
+	assert_echo(request(&c, "{\"cmd\":\"echo\",\"n\":2}\n"), "n", 2);
+	ck_assert_int_eq(stat_of(&c, "hit_forbidden"), 2);
+	conn_close(&c);
+	harness_stop(&h);
+
+	/* The default list (root and our own user) lets us through to the handler. */
+	harness_init(&h);
+	harness_start(&h);
+	conn_open(&c, h.path);
+	assert_error(request(&c, "{\"cmd\":\"reset\"}\n"), "unknown_cmd");
+	conn_close(&c);
 	harness_stop(&h);
 }
 END_TEST
@@ -1277,6 +1524,11 @@ static Suite *server_suite(void)
 	tcase_add_test(tc, test_many_clients);
 	tcase_add_test(tc, test_subscriber_drop);
 	tcase_add_test(tc, test_max_clients);
+	tcase_add_test(tc, test_idle_evicted_at_limit);
+	tcase_add_test(tc, test_per_user_limit);
+	tcase_add_test(tc, test_idle_timeout);
+	tcase_add_test(tc, test_buffer_total);
+	tcase_add_test(tc, test_forbidden);
 	tcase_add_test(tc, test_half_close);
 	tcase_add_test(tc, test_backpressure);
 	tcase_add_test(tc, test_scx_stats);
