@@ -93,6 +93,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "btf_check.h"
 #include "btf_layout.h"
 #include "guest_ram.h"
 #include "kernel.h"
@@ -1232,6 +1233,11 @@ static int load_object_btf(struct bw_kernel *k, const struct bw_bpf_layout *l, u
 		free(blob);
 		return bw_error_set(err, -EINVAL, "BTF at %#" PRIx64 " starts with %#06x, not the "
 				    "BTF magic", data, magic);
+	}
+	r = bw_btf_check(blob, size, base ? kbtf : NULL, err);
+	if (r < 0) {
+		free(blob);
+		return bw_error_prefix(err, "BTF of struct btf %#" PRIx64, btf_addr);
 	}
 	errno = 0;
 	btf = base ? parse_split(blob, size, kbtf) : btf__new(blob, size);

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "btf_check.h"
 #include "btf_layout.h"
 #include "guest_ram.h"
 #include "kallsyms.h"
@@ -375,6 +376,12 @@ static int read_kernel_btf(struct bw_kernel *k, struct bw_error *err)
 	if (r < 0) {
 		free(data);
 		return bw_error_prefix(err, "reading the kernel's BTF");
+	}
+	r = bw_btf_check(data, stop - start, NULL, err);
+	if (r < 0) {
+		free(data);
+		return bw_error_prefix(err, "the kernel's BTF (%" PRIu64 " bytes at %#" PRIx64 ")",
+				       stop - start, start);
 	}
 	k->btf = btf__new(data, (uint32_t)(stop - start));
 	free(data);
