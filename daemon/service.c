@@ -443,7 +443,7 @@ static int on_tick(sd_event_source *src, uint64_t usec, void *userdata)
 
 	bw_engine_summary(s->engine, &sum);
 	if (sum.state == BW_ENGINE_SAMPLING)
-		set_state(s, STATE_SAMPLING, NULL);
+		set_state(s, STATE_SAMPLING, sum.degraded);
 	else if (sum.state == BW_ENGINE_NO_SCHEDULER)
 		set_state(s, STATE_WAITING_FOR_SCHEDULER, "no sched_ext scheduler is attached");
 	else if (sum.message)

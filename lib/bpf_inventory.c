@@ -988,9 +988,9 @@ static int load(struct bw_kernel *k, uint64_t off, uint64_t va, unsigned int wid
 	return bw_kernel_read(k, va, out, width, err);
 }
 
-int bw_bpf_inventory_changed(struct bw_kernel *k, const struct bw_bpf_layout *l,
-			     const struct bw_bpf_inventory *inv, bool *changed,
-			     struct bw_error *err)
+int bw_bpf_inventory_new_maps(struct bw_kernel *k, const struct bw_bpf_layout *l,
+			      const struct bw_bpf_inventory *inv, bool *changed,
+			      struct bw_error *err)
 {
 	uint64_t v;
 	int r;
@@ -999,10 +999,18 @@ int bw_bpf_inventory_changed(struct bw_kernel *k, const struct bw_bpf_layout *l,
 	r = load(k, inv->idr_next_off, l->map_idr + l->xa.idr_next, 4, &v, err);
 	if (r < 0)
 		return bw_error_prefix(err, "reading map_idr.idr_next");
-	if ((uint32_t)v != inv->map_idr_next) {
-		*changed = true;
-		return 0;
-	}
+	*changed = (uint32_t)v != inv->map_idr_next;
+	return 0;
+}
+
+int bw_bpf_inventory_scheduler_changed(struct bw_kernel *k, const struct bw_bpf_layout *l,
+				       const struct bw_bpf_inventory *inv, bool *changed,
+				       struct bw_error *err)
+{
+	uint64_t v;
+	int r;
+
+	*changed = false;
 	if (l->scx_mode == BW_SCX_ROOT) {
 		r = load(k, inv->scx_root_off, l->scx_root_addr, 8, &v, err);
 		if (r < 0)
@@ -1024,6 +1032,17 @@ int bw_bpf_inventory_changed(struct bw_kernel *k, const struct bw_bpf_layout *l,
 		*changed = v != inv->scx_fn_value;
 	}
 	return 0;
+}
+
+int bw_bpf_inventory_changed(struct bw_kernel *k, const struct bw_bpf_layout *l,
+			     const struct bw_bpf_inventory *inv, bool *changed,
+			     struct bw_error *err)
+{
+	int r = bw_bpf_inventory_new_maps(k, l, inv, changed, err);
+
+	if (r < 0 || *changed)
+		return r;
+	return bw_bpf_inventory_scheduler_changed(k, l, inv, changed, err);
 }
 
 /* ---- the scan ---- */

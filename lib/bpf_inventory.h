@@ -192,6 +192,18 @@ int bw_bpf_inventory_changed(struct bw_kernel *k, const struct bw_bpf_layout *la
 			     struct bw_error *err);
 
 /*
+ * The two halves of that check: map_idr.idr_next alone (maps were added:
+ * what was resolved still reads right), and the scheduler's markers (what
+ * was resolved may belong to a scheduler no longer active).
+ */
+int bw_bpf_inventory_new_maps(struct bw_kernel *k, const struct bw_bpf_layout *layout,
+			      const struct bw_bpf_inventory *inv, bool *changed,
+			      struct bw_error *err);
+int bw_bpf_inventory_scheduler_changed(struct bw_kernel *k, const struct bw_bpf_layout *layout,
+				       const struct bw_bpf_inventory *inv, bool *changed,
+				       struct bw_error *err);
+
+/*
  * Read only the active-scheduler state (used by scan and by the cheap
  * check): enabled, root/enable_state and ops_name; object and
  * struct_ops_map are left -1 (the scan fills them).  On a kernel without

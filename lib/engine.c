@@ -153,6 +153,11 @@ struct bw_engine {
 	char prefix[BW_BPF_NAME_LEN];
 	uint64_t seq, scans;
 	uint64_t last_attempt_mono;	/* last scan or resolution attempt */
+	uint64_t next_scan_mono;	/* no re-scan before this, whatever the markers say */
+	uint64_t scan_tokens_mono;	/* when the scan tokens were last counted */
+	unsigned int scan_tokens;	/* re-scans allowed now, up to BW_ENGINE_RESCAN_BURST */
+	uint64_t scans_deferred;	/* re-scans the markers asked for too soon */
+	char degraded[BW_ERROR_MSG_MAX];	/* why sampling is degraded; "" when it is not */
 	uint64_t min_mono;		/* the earliest time the next tick may have */
 	uint64_t last_mono, last_duration_ns;
 	int64_t last_wall;
@@ -326,6 +331,8 @@ int bw_engine_new(struct bw_kernel *k, const struct bw_watch_set *set, uint64_t 
 	if (r < 0)
 		goto fail;
 	install(e, &p, mono_ns);
+	e->scan_tokens = BW_ENGINE_RESCAN_BURST;
+	e->scan_tokens_mono = mono_ns;
 	*out = e;
 	return 0;
 fail:
@@ -1440,10 +1447,52 @@ static uint64_t monotonic_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * Re-scans are paced whatever the change markers do: a burst of
+ * BW_ENGINE_RESCAN_BURST, then one per BW_ENGINE_RESCAN_MIN_NS; and after
+ * a scan that cost @cost_ns over BW_ENGINE_SCAN_BUDGET_NS, none for
+ * BW_ENGINE_RESCAN_COST_FACTOR times that (capped at
+ * BW_ENGINE_RESCAN_MAX_NS), so slow re-scans take at most 1/FACTOR of the
+ * time; sampling then says it is degraded, and why.
+ */
+static bool scan_allowed(struct bw_engine *e, uint64_t mono_ns)
+{
+	uint64_t refill = mono_ns > e->scan_tokens_mono ?
+			  (mono_ns - e->scan_tokens_mono) / BW_ENGINE_RESCAN_MIN_NS : 0;
+
+	if (refill) {
+		uint64_t tokens = e->scan_tokens + refill;
+
+		e->scan_tokens = tokens > BW_ENGINE_RESCAN_BURST ? BW_ENGINE_RESCAN_BURST
+								 : (unsigned int)tokens;
+		e->scan_tokens_mono += refill * BW_ENGINE_RESCAN_MIN_NS;
+	}
+	return e->scans == 0 || (e->scan_tokens > 0 && mono_ns >= e->next_scan_mono);
+}
+
+static void pace_scans(struct bw_engine *e, uint64_t mono_ns, uint64_t cost_ns)
+{
+	uint64_t wait = cost_ns * BW_ENGINE_RESCAN_COST_FACTOR;
+
+	if (e->scan_tokens)
+		e->scan_tokens--;
+	if (wait > BW_ENGINE_RESCAN_MAX_NS)
+		wait = BW_ENGINE_RESCAN_MAX_NS;
+	/* Within the budget the tokens bound the time re-scans take (a few per cent). */
+	e->next_scan_mono = cost_ns > BW_ENGINE_SCAN_BUDGET_NS ? mono_ns + wait : 0;
+	if (cost_ns > BW_ENGINE_SCAN_BUDGET_NS)
+		format(e->degraded, sizeof(e->degraded), "reading the guest's BPF maps took %.1f ms, "
+		       "over the %.0f ms budget of a tick: re-scans at most every %.1f s",
+		       (double)cost_ns / 1e6, (double)BW_ENGINE_SCAN_BUDGET_NS / 1e6,
+		       (double)wait / 1e9);
+	else
+		e->degraded[0] = '\0';
+}
+
 int bw_engine_tick(struct bw_engine *e, uint64_t mono_ns, int64_t wall_ns, struct bw_error *err)
 {
 	uint64_t t0 = monotonic_ns();
-	bool scan = false;
+	bool scan = false, stale = false;
 	int r;
 
 	if (mono_ns < e->min_mono)
@@ -1454,15 +1503,32 @@ int bw_engine_tick(struct bw_engine *e, uint64_t mono_ns, int64_t wall_ns, struc
 	} else {
 		bool changed = false;
 
-		if (bw_bpf_inventory_changed(e->k, &e->layout, e->inv, &changed, NULL) < 0 ||
-		    changed || guards_moved(e))
+		/*
+		 * A map in use freed, or another scheduler: what is resolved must
+		 * not be read until the re-scan.  New maps alone leave it right.
+		 */
+		stale = guards_moved(e) ||
+			bw_bpf_inventory_scheduler_changed(e->k, &e->layout, e->inv, &changed,
+							   NULL) < 0 || changed;
+		if (stale || bw_bpf_inventory_new_maps(e->k, &e->layout, e->inv, &changed, NULL) < 0 ||
+		    changed)
 			scan = true;
 		else if (e->nunresolved && mono_ns - e->last_attempt_mono >= BW_ENGINE_RETRY_NS)
 			scan = true;
 	}
+	if (scan && !scan_allowed(e, mono_ns)) {
+		/* The change markers may move on every tick (a hostile guest makes them). */
+		e->scans_deferred++;
+		scan = false;
+	} else {
+		stale = false;
+	}
 	if (scan) {
+		uint64_t s0 = monotonic_ns();
+
 		rescan(e);
 		resolve_all(e, mono_ns);
+		pace_scans(e, mono_ns, monotonic_ns() - s0);
 	} else if (e->resolve_needed) {
 		resolve_all(e, mono_ns);
 	}
@@ -1475,7 +1541,7 @@ int bw_engine_tick(struct bw_engine *e, uint64_t mono_ns, int64_t wall_ns, struc
 	e->last_mono = mono_ns;
 	e->last_wall = wall_ns;
 	next_batch(e, 0);
-	for (size_t i = 0; i < e->n; i++) {
+	for (size_t i = 0; i < e->n && !stale; i++) {
 		struct ewatch *ew = &e->w[i];
 
 		if (ew->state != W_RESOLVED)
@@ -1502,6 +1568,8 @@ void bw_engine_summary(const struct bw_engine *e, struct bw_engine_summary *out)
 	memset(out, 0, sizeof(*out));
 	out->state = e->state;
 	out->message = e->message[0] ? e->message : NULL;
+	out->degraded = e->degraded[0] ? e->degraded : NULL;
+	out->scans_deferred = e->scans_deferred;
 	if (inv && inv->scx.enabled) {
 		out->ops_name = inv->scx.ops_name;
 		if (inv->scx.object >= 0)
@@ -1703,6 +1771,8 @@ int bw_engine_status_json(const struct bw_engine *e, json_t **out, struct bw_err
 	put(doc, "message", e->message[0] ? text(e->message) : json_null(), &bad);
 	put(doc, "ticks", uint_json(e->seq), &bad);
 	put(doc, "scans", uint_json(e->scans), &bad);
+	put(doc, "scans_deferred", uint_json(e->scans_deferred), &bad);
+	put(doc, "degraded", e->degraded[0] ? text(e->degraded) : json_null(), &bad);
 	if (e->seq)
 		put(doc, "last_tick", json_pack("{s:o, s:I, s:o}",
 						"mono_ns", uint_json(e->last_mono),

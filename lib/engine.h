@@ -86,6 +86,19 @@ struct bw_engine;
  * map freed (which moves no change marker) within a second.
  */
 #define BW_ENGINE_RETRY_NS 1000000000ULL
+/*
+ * Re-scans of the maps are paced whatever the change markers do (a guest
+ * can move map_idr.idr_next on every tick): a burst of this many...
+ */
+#define BW_ENGINE_RESCAN_BURST 4u
+/* ...then one per this much time... */
+#define BW_ENGINE_RESCAN_MIN_NS (100 * 1000000ULL)
+/* ...and after one over the budget, never sooner than this many times what it took... */
+#define BW_ENGINE_RESCAN_COST_FACTOR 100
+/* ...but never further than this. */
+#define BW_ENGINE_RESCAN_MAX_NS (10 * 1000000000ULL)
+/* A scan longer than this is reported as degraded sampling. */
+#define BW_ENGINE_SCAN_BUDGET_NS (5 * 1000000ULL)
 
 enum bw_engine_state {
 	BW_ENGINE_STARTING,		/* "starting": no tick yet */
@@ -135,6 +148,9 @@ struct bw_engine_summary {
 	 * (SAMPLING); NULL when all is well.
 	 */
 	const char *message;
+	/* Sampling goes on but less well (re-scans slowed down), and why; NULL if not. */
+	const char *degraded;
+	uint64_t scans_deferred;	/* re-scans the change markers asked for too soon */
 	const char *ops_name;		/* the attached scheduler's ops name, NULL when none */
 	const char *object;		/* its object prefix, NULL when unknown */
 	size_t watches, resolved, pending, errors;

@@ -1245,6 +1245,76 @@ START_TEST(test_map_freed)
 }
 END_TEST
 
+/*
+ * A guest that moves map_idr.idr_next on every tick (1 ms apart for 2 s)
+ * cannot make every tick re-scan: a burst, then ten a second.  New maps
+ * alone leave what is resolved right, so every tick still samples.
+ */
+START_TEST(test_rescans_paced)
+{
+	struct test_kernel *tk = boot(TK_SCX_ROOT);
+	struct bw_engine *e = engine(tk, SET(W("slots", "[1].hits", BW_AGG_SCALAR_COUNTER, "hits")));
+	uint64_t next = tk->map_idr + tk->idr.lay.idr_next;
+	struct bw_engine_summary sum;
+	struct tk_object o;
+	uint64_t first;
+
+	tk_load_demo(tk, "bw_demo", "bw_demo", FN_DEMO, &o);
+	tk_put(tk, tk_elem(tk, &o.slots, 1) + 8, 5, 8);
+	tk_attach(tk, &o.ops);
+	tick(e, T0 + SEC);
+	bw_engine_summary(e, &sum);
+	first = sum.scans;
+	for (uint64_t i = 1; i <= 2000; i++) {
+		tk_put(tk, next, (uint32_t)(1000 + i), 4);
+		tk_put(tk, tk_elem(tk, &o.slots, 1) + 8, 5 + i, 8);
+		tick(e, T0 + SEC + i * 1000000);
+		ck_assert_int_eq(sample_int(e, "hits"), (json_int_t)(5 + i));
+	}
+	bw_engine_summary(e, &sum);
+	ck_assert_uint_le(sum.scans - first, BW_ENGINE_RESCAN_BURST + 20 + 1);
+	ck_assert_uint_ge(sum.scans_deferred, 2000 - BW_ENGINE_RESCAN_BURST - 21);
+	ck_assert_ptr_null(sum.degraded);
+	bw_engine_free(e);
+	tk_free(tk);
+}
+END_TEST
+
+/*
+ * While re-scans are held back, a map in use that is freed is not read:
+ * the tick has no sample for it rather than a number from freed memory.
+ */
+START_TEST(test_paced_rescan_never_reads_freed)
+{
+	struct test_kernel *tk = boot(TK_SCX_ROOT);
+	struct bw_engine *e = engine(tk, SET(W("slots", "[1].hits", BW_AGG_SCALAR_COUNTER, "hits")));
+	uint64_t next = tk->map_idr + tk->idr.lay.idr_next;
+	struct tk_object o;
+	uint64_t t = T0 + SEC;
+	json_t *doc;
+
+	tk_load_demo(tk, "bw_demo", "bw_demo", FN_DEMO, &o);
+	tk_put(tk, tk_elem(tk, &o.slots, 1) + 8, 9, 8);
+	tk_attach(tk, &o.ops);
+	tick(e, t);
+	/* Use up the burst. */
+	for (uint32_t i = 0; i < BW_ENGINE_RESCAN_BURST + 1; i++) {
+		tk_put(tk, next, 5000 + i, 4);
+		tick(e, ++t);
+	}
+	tk_free_map(tk, &o.slots);
+	tick(e, ++t);
+	doc = view(e, 'S');
+	ck_assert_ptr_null(json_object_get(find_watch(doc, "hits"), "value"));
+	json_decref(doc);
+	/* A re-scan comes by the next token and finds the map gone. */
+	tick(e, t + BW_ENGINE_RESCAN_MIN_NS);
+	watch_state(e, "hits", "pending", "no map ending in \"slots\"");
+	bw_engine_free(e);
+	tk_free(tk);
+}
+END_TEST
+
 START_TEST(test_retry_interval)
 {
 	struct test_kernel *tk = boot(TK_SCX_ROOT);
@@ -1619,6 +1689,8 @@ static Suite *engine_suite(void)
 	tcase_add_test(tc, test_garbage_guest);
 	tcase_add_test(tc, test_fuzz_ticks);
 	tcase_add_test(tc, test_quiet_ticks);
+	tcase_add_test(tc, test_rescans_paced);
+	tcase_add_test(tc, test_paced_rescan_never_reads_freed);
 	suite_add_tcase(s, tc);
 	return s;
 }
