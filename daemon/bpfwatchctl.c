@@ -338,10 +338,13 @@ static int print_value(const struct args *a, const json_t *v)
 static int run_get(struct args *a)
 {
 	const char *key = a->pos[1];
+	struct bw_error err = { 0 };
 	const json_t *metrics, *v;
 	json_t *reply;
 	int code;
 
+	if (ctl_key_check(key, &err) < 0)
+		return usage_error("get: %s", err.msg);
 	code = request(a, cmd_request("metrics"), &reply, false);
 	if (code >= 0)
 		return code;
@@ -388,6 +391,8 @@ static int run_wait(struct args *a)
 	struct ctl_conn conn;
 	int last_conn_error = 0, code = -1;
 
+	if (ctl_key_check(key, &err) < 0)
+		return usage_error("wait: %s", err.msg);
 	ctl_conn_init(&conn);
 	for (;;) {
 		int64_t now = ctl_now_ms(), next = now + WAIT_POLL_MS;

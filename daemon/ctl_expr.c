@@ -417,6 +417,7 @@ static int bad_op(const char *s, size_t n, const char *whole, struct bw_error *e
 			    w, q);
 }
 
+/* @whole: the argument the key came from, for messages (the key itself when alone). */
 static int check_key(const char *key, size_t n, const char *whole, struct bw_error *err)
 {
 	char q[QUOTE_MAX * 4 + 16], w[QUOTE_MAX * 4 + 16];
@@ -426,6 +427,9 @@ static int check_key(const char *key, size_t n, const char *whole, struct bw_err
 	if (!n)
 		return bw_error_set(err, -EINVAL, "%s: the metric key is missing before the operator",
 				    w);
+	if (n > CTL_KEY_MAX)
+		return bw_error_set(err, -EINVAL, "%s: key of %zu bytes; a metric key has at most %d",
+				    w, n, CTL_KEY_MAX);
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)key[i];
 
@@ -438,6 +442,15 @@ static int check_key(const char *key, size_t n, const char *whole, struct bw_err
 					    quote(key, n, q, sizeof(q)));
 	}
 	return 0;
+}
+
+int ctl_key_check(const char *key, struct bw_error *err)
+{
+	size_t n = strnlen(key, CTL_KEY_MAX + 1);
+
+	if (!n)
+		return bw_error_set(err, -EINVAL, "the metric key is empty");
+	return check_key(key, n == CTL_KEY_MAX + 1 ? strlen(key) : n, key, err);
 }
 
 static int set_expr(struct ctl_expr *out, const char *key, size_t keylen, enum ctl_op op,

@@ -112,6 +112,19 @@ const char *ctl_op_name(enum ctl_op op);
 bool ctl_op_holds(enum ctl_op op, int cmp);
 
 /*
+ * Longest metric key accepted: "<object>_<label>_max" with a label as long
+ * as a watch file line allows (INI_MAX_LINE).
+ */
+#define CTL_KEY_MAX 4096
+
+/*
+ * The rules every key from the command line obeys (assert, get, wait):
+ * 1..CTL_KEY_MAX bytes of printable ASCII, no whitespace.  -EINVAL with a
+ * message that quotes the key escaped and cut short.
+ */
+int ctl_key_check(const char *key, struct bw_error *err);
+
+/*
  * Parse "KEY OP NUMBER", with or without spaces around OP ("x>=5",
  * "x >= 5", " x>= 5 ").  Without spaces, the key ends at the first of
  * "<>=!"; a key that itself contains one of those characters must be

@@ -109,6 +109,16 @@ expect count-wrong-command 2 '' '--count goes with subscribe' -- --count 3 statu
 expect interval-wrong-command 2 '' '--interval goes with top' -- --interval 1 status
 expect openmetrics-wrong-command 2 '' '--openmetrics goes with metrics' -- --openmetrics status
 expect bad-instance 2 '' 'instance' -- -i ../etc status
+# Keys of wait and get obey assert's rules, and what is echoed is escaped and short.
+esc_key=$(printf 'a\033]0;owned\007\033[31mb')
+big_key=$(head -c 100000 /dev/zero | tr '\0' k)
+expect wait-control-key 2 '' 'contains a control or non-ASCII byte' -- -s "$tmp/none.sock" wait "$esc_key"
+! grep -q "$(printf '\033')" "$tmp/err"; check "wait-control-key: no raw ESC on stderr" $? "raw ESC echoed"
+expect wait-huge-key 2 '' 'key of 100000 bytes; a metric key has at most 4096' -- -s "$tmp/none.sock" wait "$big_key"
+[ "$(wc -c <"$tmp/err")" -lt 400 ]; check "wait-huge-key: the message is short" $? "$(wc -c <"$tmp/err") bytes"
+expect wait-space-key 2 '' 'contains whitespace' -- -s "$tmp/none.sock" wait 'a b'
+expect get-control-key 2 '' 'contains a control or non-ASCII byte' -- -s "$tmp/none.sock" get "$esc_key"
+expect assert-huge-key 2 '' 'longer than 4096 characters' -- -s "$tmp/none.sock" assert "$big_key > 1"
 
 # ---- no daemon: exit 3 ----
 expect no-daemon 3 '' 'cannot connect to .*/none.sock' -- -s "$tmp/none.sock" status
