@@ -1165,41 +1165,6 @@ const struct bw_bpf_map *bw_bpf_inventory_find_id(const struct bw_bpf_inventory 
 
 /* ---- object BTF ---- */
 
-/*
- * Split BTF on top of the kernel's.  Debian 12's libbpf 1.1 declares
- * btf__new_split() but its shared library does not export it, so the blob
- * goes through a memfd to btf__parse_raw_split(), which every libbpf since
- * 0.3 has.
- */
-static struct btf *parse_split(const void *blob, uint32_t size, const struct btf *base)
-{
-	char path[64];
-	struct btf *btf = NULL;
-	const uint8_t *p = blob;
-	uint32_t done = 0;
-	int fd = memfd_create("bpfwatch-split-btf", MFD_CLOEXEC), saved;
-
-	if (fd < 0)
-		return NULL;
-	while (done < size) {
-		ssize_t w = write(fd, p + done, size - done);
-
-		if (w <= 0) {
-			saved = w < 0 ? errno : EIO;
-			close(fd);
-			errno = saved;
-			return NULL;
-		}
-		done += (uint32_t)w;
-	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	btf = btf__parse_raw_split(path, (struct btf *)base);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return btf;
-}
-
 static int load_object_btf(struct bw_kernel *k, const struct bw_bpf_layout *l, uint64_t btf_addr,
 			   struct btf **out, struct bw_error *err)
 {
@@ -1253,18 +1218,11 @@ static int load_object_btf(struct bw_kernel *k, const struct bw_bpf_layout *l, u
 		return bw_error_set(err, -EINVAL, "BTF at %#" PRIx64 " starts with %#06x, not the "
 				    "BTF magic", data, magic);
 	}
-	r = bw_btf_check(blob, size, base ? kbtf : NULL, err);
-	if (r < 0) {
-		free(blob);
-		return bw_error_prefix(err, "BTF of struct btf %#" PRIx64, btf_addr);
-	}
-	errno = 0;
-	btf = base ? parse_split(blob, size, kbtf) : btf__new(blob, size);
-	r = errno ? -errno : -EINVAL;
+	r = bw_btf_parse(blob, size, base ? kbtf : NULL, &btf, err);
 	free(blob);
-	if (!btf)
-		return bw_error_set(err, r, "BTF of struct btf %#" PRIx64 " (%u bytes) does not "
-				    "parse: %s", btf_addr, size, strerror(-r));
+	if (r < 0)
+		return bw_error_prefix(err, "BTF of struct btf %#" PRIx64 " (%u bytes)", btf_addr,
+				       size);
 	*out = btf;
 	return 0;
 }

@@ -5,7 +5,10 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <bpf/btf.h>
 #include <linux/btf.h>
@@ -271,4 +274,59 @@ int bw_btf_check(const void *data, size_t size, const struct btf *base, struct b
 	if (r == 0)
 		r = walk_types(&b, true, err);
 	return r;
+}
+
+/*
+ * Split BTF on top of the kernel's.  Debian 12's libbpf 1.1 declares
+ * btf__new_split() but its shared library does not export it, so the blob
+ * goes through a memfd to btf__parse_raw_split(), which every libbpf since
+ * 0.3 has.
+ */
+static struct btf *parse_split(const void *blob, uint32_t size, const struct btf *base)
+{
+	char path[64];
+	struct btf *btf = NULL;
+	const uint8_t *p = blob;
+	uint32_t done = 0;
+	int fd = memfd_create("bpfwatch-split-btf", MFD_CLOEXEC), saved;
+
+	if (fd < 0)
+		return NULL;
+	while (done < size) {
+		ssize_t w = write(fd, p + done, size - done);
+
+		if (w <= 0) {
+			saved = w < 0 ? errno : EIO;
+			close(fd);
+			errno = saved;
+			return NULL;
+		}
+		done += (uint32_t)w;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	btf = btf__parse_raw_split(path, (struct btf *)base);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return btf;
+}
+
+int bw_btf_parse(const void *data, size_t size, const struct btf *base, struct btf **out,
+		 struct bw_error *err)
+{
+	struct btf *btf;
+	int r;
+
+	*out = NULL;
+	r = bw_btf_check(data, size, base, err);
+	if (r < 0)
+		return r;
+	errno = 0;
+	btf = base ? parse_split(data, (uint32_t)size, base) : btf__new(data, (uint32_t)size);
+	if (!btf) {
+		r = errno ? -errno : -EINVAL;
+		return bw_error_set(err, r, "BTF does not parse: %s", strerror(-r));
+	}
+	*out = btf;
+	return 0;
 }

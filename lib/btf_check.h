@@ -28,4 +28,11 @@ struct btf;
  */
 int bw_btf_check(const void *data, size_t size, const struct btf *base, struct bw_error *err);
 
+/*
+ * bw_btf_check(), then libbpf's parse: btf__new() for a base, split BTF
+ * over @base otherwise.  The only way guest BTF reaches libbpf.
+ */
+int bw_btf_parse(const void *data, size_t size, const struct btf *base, struct btf **out,
+		 struct bw_error *err);
+
 #endif

@@ -377,19 +377,11 @@ static int read_kernel_btf(struct bw_kernel *k, struct bw_error *err)
 		free(data);
 		return bw_error_prefix(err, "reading the kernel's BTF");
 	}
-	r = bw_btf_check(data, stop - start, NULL, err);
-	if (r < 0) {
-		free(data);
+	r = bw_btf_parse(data, stop - start, NULL, &k->btf, err);
+	free(data);
+	if (r < 0)
 		return bw_error_prefix(err, "the kernel's BTF (%" PRIu64 " bytes at %#" PRIx64 ")",
 				       stop - start, start);
-	}
-	k->btf = btf__new(data, (uint32_t)(stop - start));
-	free(data);
-	if (!k->btf) {
-		r = -errno;
-		return bw_error_set(err, r, "the kernel's BTF (%" PRIu64 " bytes at %#" PRIx64
-				    ") does not parse: %s", stop - start, start, strerror(-r));
-	}
 	k->info.btf_size = stop - start;
 	return 0;
 }
