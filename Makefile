@@ -5,6 +5,7 @@
 #   make check SANITIZE=1  the same with ASan+UBSan (objects in build-san/)
 #   make check-unit      unit and daemon tests only: no network, no root, no apt
 #   make bench           benchmarks (figures and ratios)
+#   make fuzz [FUZZ_SECONDS=N]  build the libFuzzer targets (clang) and run each N s
 #   make demo            boot the demo guest and watch its scheduler
 #   make install / uninstall   DESTDIR= PREFIX= LIBDIR= SYSCONFDIR= UNITDIR= ...
 #
@@ -37,7 +38,15 @@ PKG_CONFIG ?= pkg-config
 PKGS := libbpf libelf libsystemd jansson
 WERROR ?= 1
 
-ifeq ($(SANITIZE),1)
+ifeq ($(FUZZ),1)
+# The fuzz targets and everything they link, instrumented for libFuzzer.
+CC := clang
+O := build-fuzz
+B := build-fuzz
+SAN_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+OPT := -O1
+else ifeq ($(SANITIZE),1)
 O := build-san
 B := build-san
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -81,8 +90,12 @@ TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
 TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/tool_%,$(TOOL_SRCS))
 BENCH_SRCS := $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(B)/tests/%,$(BENCH_SRCS))
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 30
 
-.PHONY: all check check-unit test deps bench demo install uninstall clean guest
+.PHONY: all check check-unit test deps bench demo install uninstall clean guest fuzz fuzz-build \
+	fuzz-bins
 
 all: $(LIB_A) $(LIB_SO) $(BPFWATCHD) $(if $(wildcard daemon/bpfwatchctl.c),$(BPFWATCHCTL))
 
@@ -90,9 +103,9 @@ $(B)/obj/%.o: %.c $(wildcard lib/*.h daemon/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Idaemon -c $< -o $@
 
-$(B)/obj/tests/%.o: tests/%.c $(wildcard lib/*.h daemon/*.h tests/unit/*.h)
+$(B)/obj/tests/%.o: tests/%.c $(wildcard lib/*.h daemon/*.h tests/unit/*.h tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Idaemon -Itests/unit -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(CHECK_CFLAGS) -Idaemon -Itests/unit -Itests/fuzz -c $< -o $@
 
 $(LIB_A): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -121,6 +134,25 @@ $(B)/tests/tool_%: $(B)/obj/tests/tools/%.o $(TEST_UTIL_OBJS) $(LIB_A)
 $(B)/tests/bench_%: $(B)/obj/tests/bench/bench_%.o $(TEST_UTIL_OBJS) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
+
+$(B)/fuzz/fuzz_%: $(B)/obj/tests/fuzz/fuzz_%.o $(DAEMON_COMMON_OBJS) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+$(B)/fuzz/make_seeds: $(B)/obj/tests/fuzz/make_seeds.o $(TEST_UTIL_OBJS) $(DAEMON_COMMON_OBJS) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
+
+fuzz-bins: $(FUZZ_BINS) $(B)/fuzz/make_seeds
+
+# The fuzz targets (clang, libFuzzer, ASan+UBSan in build-fuzz/).
+fuzz-build: deps
+	$(MAKE) FUZZ=1 fuzz-bins
+
+# Each target for FUZZ_SECONDS from the seeds and regression inputs; any
+# crash, leak, timeout or sanitizer report fails (tests/fuzz/run.sh).
+fuzz: fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
 
 deps:
 	tests/deps.sh
@@ -212,5 +244,5 @@ uninstall:
 		$(DESTDIR)$(SYSCONFDIR)/bpfwatch/watch.d $(DESTDIR)$(SYSCONFDIR)/bpfwatch 2>/dev/null
 
 clean:
-	rm -rf build build-san lib/*.a lib/*.so lib/*.pc daemon/bpfwatchd daemon/bpfwatchctl
+	rm -rf build build-san build-fuzz lib/*.a lib/*.so lib/*.pc daemon/bpfwatchd daemon/bpfwatchctl
 .SECONDARY:

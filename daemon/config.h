@@ -37,7 +37,7 @@
  *
  *     [Clients]                  (server.h says what each limit does)
  *     MaxClients=1024            connections at once, 1..65536
- *     MaxClientsPerUser=64       connections of one peer uid (SO_PEERCRED)
+ *     MaxClientsPerUser=256      connections of one peer uid (SO_PEERCRED)
  *     IdleTimeoutSec=30          close a client that sent nothing this long
  *                                (subscribers excepted); 0: never
  *     QueueMaxBytes=262144       replies queued for one client before it is
@@ -99,7 +99,7 @@
 #define CONFIG_GROUP_MAX 255
 /* [Clients] defaults: a CI fleet's clients fit, an abuser's do not. */
 #define CONFIG_DEFAULT_MAX_CLIENTS 1024u
-#define CONFIG_DEFAULT_MAX_PER_USER 64u
+#define CONFIG_DEFAULT_MAX_PER_USER 256u
 #define CONFIG_DEFAULT_IDLE_TIMEOUT_SEC 30u
 #define CONFIG_DEFAULT_QUEUE_MAX (256ul * 1024)
 #define CONFIG_DEFAULT_SUB_QUEUE_MAX (1ul << 20)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,20 @@
 #define IN_CAP (SERVER_REQUEST_MAX + READ_CHUNK + 1)
 /* Reads (and accepts) per wakeup: one busy client must not starve the others. */
 #define READS_PER_WAKEUP 8
+/*
+ * Requests answered per client per turn.  A client that pipelines more
+ * waits for its next turn (the backlog source), after every other client
+ * had one: hundreds of pipelining clients cannot delay a fresh one by more
+ * than a round of a few requests each.
+ */
+#define LINES_PER_TURN 4
+/*
+ * A new client is served ahead of busy ones (a higher sd-event priority)
+ * for its first few requests: a CI client's one question does not queue
+ * behind clients that pipeline thousands.  Accepting has that priority too.
+ */
+#define FRESH_REQUESTS 16
+#define PRIORITY_FRESH (SD_EVENT_PRIORITY_NORMAL - 1)
 #define ACCEPTS_PER_WAKEUP 64
 /* Idle buffers larger than this are given back rather than kept per client. */
 #define BUF_KEEP (64 * 1024)
@@ -37,12 +52,6 @@
 #define ACCEPT_RETRY_USEC (100 * 1000)
 /* How often idle clients are looked for, at most (µs); a quarter of the timeout if shorter. */
 #define IDLE_SWEEP_USEC (1000 * 1000)
-/*
- * At a connection limit, a client that has sent nothing for this long and
- * waits for nothing makes room for a new one (the longest idle goes):
- * idle connections cannot lock out a CI client that has a question.
- */
-#define EVICT_IDLE_MIN_USEC (200 * 1000)
 /* A limit's log line: the first hit, then at most one line per this much (µs) with a count. */
 #define LIMIT_LOG_USEC (1000 * 1000)
 
@@ -56,6 +65,11 @@ struct server_client {
 	char *in;			/* bytes read, not yet consumed */
 	size_t in_len, in_cap;
 	bool discarding;		/* inside a too-large line: drop up to '\n' */
+	bool backlog;			/* complete lines wait for its next turn */
+	bool unread;			/* make_room saw bytes it has not read yet */
+	sd_event_source *turn;		/* its next turn while it has a backlog (defer) */
+	unsigned int answered;		/* requests answered, up to FRESH_REQUESTS */
+	unsigned int turn_left;		/* lines it may still answer this turn */
 
 	char *out;			/* out[out_head .. out_head + out_len) waits to be sent */
 	size_t out_head, out_len, out_cap;
@@ -307,6 +321,7 @@ static void client_free(struct server_client *c)
 	if (c->subscriber)
 		s->stats.subscribers--;
 	sd_event_source_disable_unref(c->io);
+	sd_event_source_disable_unref(c->turn);
 	close(c->fd);
 	free(c->in);
 	free(c->out);
@@ -336,7 +351,7 @@ static void client_update_events(struct server_client *c)
 
 	if (c->dead)
 		return;
-	if (!c->eof && c->out_len < c->srv->queue_max)
+	if (!c->eof && c->out_len < c->srv->queue_max && !c->backlog)
 		ev |= EPOLLIN;
 	if (c->out_len)
 		ev |= EPOLLOUT;
@@ -491,6 +506,14 @@ static void scx_reply(struct server_client *c, const char *line, size_t n)
 	free(text);
 }
 
+/* One more request answered: past FRESH_REQUESTS the client waits its turn like the others. */
+static void count_request(struct server_client *c)
+{
+	c->srv->stats.requests++;
+	if (c->answered < FRESH_REQUESTS && ++c->answered == FRESH_REQUESTS)
+		sd_event_source_set_priority(c->io, SD_EVENT_PRIORITY_NORMAL);
+}
+
 static void handle_line(struct server_client *c, const char *line, size_t n)
 {
 	size_t i;
@@ -500,7 +523,7 @@ static void handle_line(struct server_client *c, const char *line, size_t n)
 	/* The scx_stats crate answers a blank line too (EINVAL); bpfwatch's protocol skips it. */
 	if (i == n && !c->scx)
 		return;
-	c->srv->stats.requests++;
+	count_request(c);
 	if (!c->scx && scx_stats_line_is_request(line, n))
 		c->scx = true;
 	if (c->scx)
@@ -511,7 +534,7 @@ static void handle_line(struct server_client *c, const char *line, size_t n)
 
 static void reply_too_large(struct server_client *c)
 {
-	c->srv->stats.requests++;
+	count_request(c);
 	if (c->scx)
 		scx_reply(c, NULL, 0);
 	else
@@ -519,16 +542,22 @@ static void reply_too_large(struct server_client *c)
 						   "discarded up to its newline", SERVER_REQUEST_MAX));
 }
 
-/* Answer the complete lines buffered, as far as the output bound allows. */
+/* Answer the complete lines buffered, as far as the output bound and this turn allow. */
 static void process_input(struct server_client *c)
 {
 	size_t start = 0;
 
+	c->backlog = false;
 	while (!c->dead && c->out_len < c->srv->queue_max) {
 		char *p = c->in + start, *nl;
 		size_t avail = c->in_len - start;
 
 		nl = avail ? memchr(p, '\n', avail) : NULL;
+		if (nl && !c->discarding && c->turn_left == 0) {
+			c->backlog = true;
+			sd_event_source_set_enabled(c->turn, SD_EVENT_ONESHOT);
+			break;
+		}
 		if (c->discarding) {
 			if (!nl) {
 				start = c->in_len;
@@ -550,6 +579,7 @@ static void process_input(struct server_client *c)
 			reply_too_large(c);	/* its newline came in the same read */
 		else
 			handle_line(c, p, (size_t)(nl - p));
+		c->turn_left--;
 		start += (size_t)(nl - p) + 1;
 	}
 	if (c->dead)
@@ -570,7 +600,7 @@ static void client_read(struct server_client *c)
 {
 	unsigned int i;
 
-	for (i = 0; i < READS_PER_WAKEUP && !c->eof && !c->dead; i++) {
+	for (i = 0; i < READS_PER_WAKEUP && !c->eof && !c->dead && !c->backlog; i++) {
 		size_t room;
 		ssize_t got;
 
@@ -626,7 +656,7 @@ static void client_progress(struct server_client *c)
 	if (c->dead)
 		return;
 	/* After EOF, a last line without '\n' is a request once every full line is answered. */
-	if (c->eof && c->out_len < c->srv->queue_max &&
+	if (c->eof && c->out_len < c->srv->queue_max && !c->backlog &&
 	    !(c->in_len && memchr(c->in, '\n', c->in_len))) {
 		if (!c->discarding && c->in_len)
 			handle_line(c, c->in, c->in_len);
@@ -650,6 +680,7 @@ static int on_client_io(sd_event_source *src, int fd, uint32_t revents, void *us
 	(void)src;
 	(void)fd;
 	c->busy++;
+	c->turn_left = LINES_PER_TURN;
 	if (revents & EPOLLIN) {
 		client_read(c);
 	} else if (revents & (EPOLLHUP | EPOLLERR)) {
@@ -658,6 +689,21 @@ static int on_client_io(sd_event_source *src, int fd, uint32_t revents, void *us
 	}
 	if (!c->dead && (revents & EPOLLOUT) && client_flush(c) < 0)
 		client_close(c);
+	client_progress(c);
+	c->busy--;
+	if (c->dead && !c->busy)
+		client_free(c);
+	return 0;
+}
+
+/* A client with a backlog gets its next turn, one per event loop iteration like I/O. */
+static int on_turn(sd_event_source *src, void *userdata)
+{
+	struct server_client *c = userdata;
+
+	(void)src;
+	c->busy++;
+	c->turn_left = LINES_PER_TURN;
 	client_progress(c);
 	c->busy--;
 	if (c->dead && !c->busy)
@@ -718,21 +764,58 @@ static void reject(struct server *s, int fd)
 	s->stats.rejected_clients++;
 }
 
-/* A client waiting for nothing and silent for a while: what a limit may take back. */
-static bool evictable(const struct server_client *c, uint64_t now)
+/*
+ * At a connection limit, a client that waits for nothing (no partial
+ * request, no reply queued, not a subscriber) makes room for a new one,
+ * the one silent for longest first: idle connections cannot lock out a
+ * CI client that has a question, and a client that just connected is the
+ * last to go.
+ */
+static bool evictable(const struct server_client *c)
 {
-	return !c->dead && !c->subscriber && !c->out_len && !c->in_len &&
-	       now >= c->last_input_usec + EVICT_IDLE_MIN_USEC;
+	return !c->dead && !c->subscriber && !c->out_len && !c->in_len && !c->unread;
+}
+
+/*
+ * Before choosing whom to close, look at every connection at once (one
+ * poll): a peer that already went (POLLHUP) is closed now, and one whose
+ * request waits unread in its socket is not idle.
+ */
+static void look_at_peers(struct server *s)
+{
+	struct server_client *c, *next;
+	struct pollfd *pfd;
+	size_t n = 0, i = 0;
+
+	for (c = s->clients; c; c = c->next)
+		n++;
+	pfd = calloc(n ? n : 1, sizeof(*pfd));
+	if (!pfd)
+		return;
+	for (c = s->clients; c; c = c->next, i++) {
+		pfd[i].fd = c->fd;
+		pfd[i].events = POLLIN;
+	}
+	if (poll(pfd, n, 0) < 0) {
+		free(pfd);
+		return;
+	}
+	for (c = s->clients, i = 0; c; c = next, i++) {
+		next = c->next;
+		c->unread = pfd[i].revents & POLLIN;
+		if (pfd[i].revents & (POLLHUP | POLLERR))
+			client_close(c);
+	}
+	free(pfd);
 }
 
 /* The longest-idle evictable client (of @uid, unless NULL), or NULL. */
 static struct server_client *idlest(struct server *s, const uid_t *uid)
 {
 	struct server_client *c, *best = NULL;
-	uint64_t now = now_usec(s);
 
 	for (c = s->clients; c; c = c->next)
-		if ((!uid || c->cred.uid == *uid) && evictable(c, now) &&
+		if ((!uid || c->cred.uid == *uid) && evictable(c) &&
 		    (!best || c->last_input_usec < best->last_input_usec))
 			best = c;
 	return best;
@@ -756,6 +839,9 @@ static unsigned int clients_of(const struct server *s, uid_t uid)
 static bool make_room(struct server *s, const struct peer_cred *cred)
 {
 	struct server_client *victim;
+
+	if (clients_of(s, cred->uid) >= s->max_per_user || s->stats.clients >= s->max_clients)
+		look_at_peers(s);
 
 	if (clients_of(s, cred->uid) >= s->max_per_user) {
 		victim = idlest(s, &cred->uid);
@@ -802,6 +888,14 @@ static int client_new(struct server *s, int fd, const struct peer_cred *cred)
 		free(c);
 		return r;
 	}
+	sd_event_source_set_priority(c->io, PRIORITY_FRESH);
+	r = sd_event_add_defer(s->event, &c->turn, on_turn, c);
+	if (r < 0) {
+		sd_event_source_disable_unref(c->io);
+		free(c);
+		return r;
+	}
+	sd_event_source_set_enabled(c->turn, SD_EVENT_OFF);
 	c->next = s->clients;
 	if (s->clients)
 		s->clients->prev = c;
@@ -1067,11 +1161,14 @@ int server_new(sd_event *e, const struct server_opts *opts, const struct server_
 		return r;
 	}
 	r = sd_event_add_io(e, &s->listen_src, s->fd, EPOLLIN, on_accept, s);
+	if (r >= 0)
+		r = sd_event_source_set_priority(s->listen_src, PRIORITY_FRESH);
 	if (r >= 0 && s->idle_timeout_usec)
 		r = sd_event_add_time_relative(e, &s->idle_src, CLOCK_MONOTONIC, sweep_period(s),
 					       100 * 1000, on_idle_sweep, s);
 	if (r >= 0 && s->idle_src)
 		r = sd_event_source_set_enabled(s->idle_src, SD_EVENT_ON);
+
 	if (r < 0) {
 		bw_error_set(err, r, "socket %s: cannot watch it: %s",
 			     s->path ? s->path : "(inherited)", strerror(-r));
@@ -1097,6 +1194,7 @@ void server_free(struct server *s)
 	}
 	sd_event_source_disable_unref(s->retry_src);
 	sd_event_source_disable_unref(s->idle_src);
+
 	sd_event_source_disable_unref(s->listen_src);
 	if (s->fd >= 0)
 		close(s->fd);

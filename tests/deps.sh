@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
     build-essential pkg-config
     libbpf-dev libelf-dev libsystemd-dev libjansson-dev check zlib1g-dev libzstd-dev
-    clang llvm
+    clang llvm libclang-rt-14-dev
     qemu-system-x86 busybox-static cpio zstd
     python3 systemd man-db groff-base
     prometheus prometheus-node-exporter python3-prometheus-client

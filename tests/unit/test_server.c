@@ -661,6 +661,14 @@ START_TEST(test_subscriber_drop)
 }
 END_TEST
 
+static void subscribe(struct conn *c)
+{
+	json_t *r = request(c, "{\"cmd\":\"subscribe\"}\n");
+
+	ck_assert(json_is_true(json_object_get(r, "subscribed")));
+	json_decref(r);
+}
+
 START_TEST(test_max_clients)
 {
 	struct harness h;
@@ -675,19 +683,17 @@ START_TEST(test_max_clients)
 	for (i = 0; i < 3; i++) {
 		conn_open(&c[i], h.path);
 		assert_echo(request(&c[i], "{\"cmd\":\"echo\"}\n"), NULL, 0);
-		/* Half a request: busy, so not the idle client a limit may close. */
-		conn_send(&c[i], "{\"cmd\":");
+		/* Subscribed: not the idle client a limit may close. */
+		subscribe(&c[i]);
 	}
 	conn_open(&extra, h.path);
 	r = conn_reply(&extra);
 	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(r, "message")),
-				     "too many clients (3, at most 64 per user)"));
+				     "too many clients (3, at most 256 per user)"));
 	assert_error(r, "internal");
 	ck_assert_ptr_null(conn_line_eof(&extra, &eof));
 	ck_assert(eof);
 	conn_close(&extra);
-	conn_send(&c[0], "\"echo\"}\n");
-	assert_echo(conn_reply(&c[0]), NULL, 0);
 	ck_assert_int_eq(stat_of(&c[0], "rejected"), 1);
 	ck_assert_int_eq(stat_of(&c[0], "hit_max_clients"), 1);
 	/* A place frees up: the next client is served. */
@@ -739,11 +745,9 @@ START_TEST(test_idle_evicted_at_limit)
 	h.opts.max_clients = 1024;
 	harness_start(&h);
 	conn_open(&busy, h.path);
-	conn_send(&busy, "{\"cmd\":");	/* waits for the rest of its request */
+	subscribe(&busy);	/* a subscriber is never closed to make room */
 	for (unsigned int i = 0; i < NIDLE; i++)
 		conn_open(&idle[i], h.path);
-	/* Idle means silent for EVICT_IDLE_MIN_USEC (200 ms); wait past it. */
-	usleep(300 * 1000);
 	for (int round = 0; round < 3; round++) {
 		conn_open(&fresh, h.path);
 		assert_echo(request(&fresh, "{\"cmd\":\"echo\",\"n\":7}\n"), "n", 7);
@@ -757,13 +761,13 @@ START_TEST(test_idle_evicted_at_limit)
 			closed++;
 		conn_close(&idle[i]);
 	}
-	/* All but 63 (64 per user, one of them the busy client) were closed for others. */
-	ck_assert_uint_ge(closed, NIDLE - 63);
-	conn_send(&busy, "\"stats\"}\n");
+	/* All but 255 (256 per user, one of them the busy client) were closed for others. */
+	ck_assert_uint_ge(closed, NIDLE - 255);
+	conn_send(&busy, "{\"cmd\":\"stats\"}\n");
 	{
 		json_t *r = conn_reply(&busy);
 
-		ck_assert_int_ge(json_integer_value(json_object_get(r, "hit_per_user")), NIDLE - 63);
+		ck_assert_int_ge(json_integer_value(json_object_get(r, "hit_per_user")), NIDLE - 255);
 		json_decref(r);
 	}
 	conn_close(&busy);
@@ -783,7 +787,7 @@ START_TEST(test_per_user_limit)
 	harness_start(&h);
 	for (int i = 0; i < 2; i++) {
 		conn_open(&c[i], h.path);
-		conn_send(&c[i], "{\"cmd\":");
+		subscribe(&c[i]);
 	}
 	conn_open(&extra, h.path);
 	r = conn_reply(&extra);
@@ -792,7 +796,7 @@ START_TEST(test_per_user_limit)
 	assert_error(r, "internal");
 	ck_assert(conn_closed_by_server(&extra));
 	conn_close(&extra);
-	conn_send(&c[0], "\"stats\"}\n");
+	conn_send(&c[0], "{\"cmd\":\"stats\"}\n");
 	r = conn_reply(&c[0]);
 	ck_assert_int_eq(json_integer_value(json_object_get(r, "hit_per_user")), 1);
 	ck_assert_int_eq(json_integer_value(json_object_get(r, "rejected")), 1);
