@@ -93,6 +93,8 @@ BENCH_BINS := $(patsubst tests/bench/%.c,$(B)/tests/%,$(BENCH_SRCS))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 30
+# Every target also built with the ordinary compiler and a replay main, for make check.
+REPLAY_BINS := $(patsubst tests/fuzz/fuzz_%.c,$(B)/tests/replay_%,$(FUZZ_SRCS))
 
 .PHONY: all check check-unit test deps bench demo install uninstall clean guest fuzz fuzz-build \
 	fuzz-bins
@@ -139,6 +141,16 @@ $(B)/fuzz/fuzz_%: $(B)/obj/tests/fuzz/fuzz_%.o $(DAEMON_COMMON_OBJS) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
+$(B)/tests/replay_%: $(B)/obj/tests/fuzz/fuzz_%.o $(B)/obj/tests/fuzz/replay_main.o \
+		$(DAEMON_COMMON_OBJS) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+$(B)/tests/make_seeds: $(B)/obj/tests/fuzz/make_seeds.o $(TEST_UTIL_OBJS) $(DAEMON_COMMON_OBJS) \
+		$(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
+
 $(B)/fuzz/make_seeds: $(B)/obj/tests/fuzz/make_seeds.o $(TEST_UTIL_OBJS) $(DAEMON_COMMON_OBJS) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
@@ -168,7 +180,7 @@ check: deps
 check-unit:
 	$(MAKE) test BW_SUITES="unit daemon"
 
-test: all $(UNIT_BINS) $(TOOL_BINS)
+test: all $(UNIT_BINS) $(TOOL_BINS) $(REPLAY_BINS) $(B)/tests/make_seeds
 	O=$(O) B=$(B) SANITIZE=$(SANITIZE) tests/run-tests.sh
 
 bench: deps

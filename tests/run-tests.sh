@@ -51,6 +51,32 @@ for bin in "$B"/tests/test_*; do
     printf '%-28s %s  (%s)\n' "$name" "$status" "$(grep -E '^[0-9]+%: Checks' "$log" | tail -n1)"
 done
 
+# The fuzz targets' seeds and kept regression inputs, replayed through this build.
+if suite_on unit && [[ fuzz_replay == $filter ]] && [ -x "$B/tests/make_seeds" ]; then
+    log="$log_dir/fuzz_replay.log"
+    seeds="$B/fuzz-seeds"
+    rm -rf "$seeds"
+    status=ok
+    if ! "$B/tests/make_seeds" "$seeds" >"$log" 2>&1; then status=FAIL; fi
+    n=0
+    for bin in "$B"/tests/replay_*; do
+        t=fuzz_${bin##*/replay_}
+        if ! "$bin" "$seeds/$t" "tests/fuzz/regressions/$t" >>"$log" 2>&1; then
+            status=FAIL; echo "replay $t failed" >>"$log"
+        fi
+        n=$((n + 1))
+    done
+    if grep -qE 'Sanitizer|runtime error' "$log"; then status=FAIL; fi
+    if [ "$status" = ok ] && [ "$n" -gt 0 ]; then
+        passed=$((passed + 1))
+    else
+        status=FAIL; failed=$((failed + 1)); failures+=(fuzz_replay); tail -n 20 "$log"
+    fi
+    printf '%-28s %s  (%d targets, %s inputs)\n' fuzz_replay "$status" "$n" \
+        "$(grep -oE 'replayed [0-9]+' "$log" | awk '{s += $2} END {print s + 0}')"
+fi
+
+
 scripts=()
 suite_on daemon && scripts+=(tests/daemon/test_*.sh)
 suite_on system && scripts+=(tests/system/test_*.sh)
