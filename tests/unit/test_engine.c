@@ -1315,6 +1315,70 @@ START_TEST(test_paced_rescan_never_reads_freed)
 }
 END_TEST
 
+/* A node of map_idr's xarray in the test kernel's direct map. */
+static uint64_t dag_node(struct test_kernel *tk, unsigned int shift, unsigned int offset)
+{
+	const struct test_btf_xa *l = &tk->idr.lay;
+	uint64_t node = tk_kmalloc(tk, l->node_size);
+
+	tk_put(tk, node + l->node_shift, shift, 1);
+	tk_put(tk, node + l->node_offset, offset, 1);
+	return node;
+}
+
+/*
+ * The hostile guest of the report: map_idr's nodes form a DAG (193 nodes:
+ * slot k of every node of a level points at node k of the next, 266,305
+ * visits for a walk that does not notice), and idr_next moves on every
+ * tick.  The walk stops at the second visit, re-scans are paced: ticks
+ * stay cheap (mean at most 1 ms) and the state says why nothing is read.
+ */
+START_TEST(test_hostile_idr_dag)
+{
+	struct test_kernel *tk = boot(TK_SCX_ROOT);
+	struct bw_engine *e = engine(tk, SET(W("slots", "[1].hits", BW_AGG_SCALAR_COUNTER, "hits")));
+	const struct test_btf_xa *l = &tk->idr.lay;
+	uint64_t next = tk->map_idr + l->idr_next, level[4][64], root, total_ns = 0;
+	struct bw_engine_summary sum;
+	struct tk_object o;
+	const int nticks = 200;
+
+	ck_assert_uint_eq(l->chunk_shift, 6);
+	tk_load_demo(tk, "bw_demo", "bw_demo", FN_DEMO, &o);
+	tk_attach(tk, &o.ops);
+	tick(e, T0 + SEC);
+	root = dag_node(tk, 18, 0);
+	for (unsigned int lv = 0; lv < 3; lv++)
+		for (unsigned int k = 0; k < 64; k++)
+			level[lv][k] = dag_node(tk, 12 - 6 * lv, k);
+	for (unsigned int k = 0; k < 64; k++)
+		tk_put(tk, root + l->node_slots + 8 * k, level[0][k] | 2, 8);
+	for (unsigned int lv = 0; lv < 2; lv++)
+		for (unsigned int n = 0; n < 64; n++)
+			for (unsigned int k = 0; k < 64; k++)
+				tk_put(tk, level[lv][n] + l->node_slots + 8 * k,
+				       level[lv + 1][k] | 2, 8);
+	tk_put(tk, tk->map_idr + l->idr_rt + l->xa_head, root | 2, 8);
+	for (int i = 1; i <= nticks; i++) {
+		struct timespec t0, t1;
+
+		tk_put(tk, next, 7000 + (uint32_t)i, 4);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		tick(e, T0 + SEC + (uint64_t)i * 1000000);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		total_ns += (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ULL +
+			    (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+	}
+	ck_assert_msg(total_ns / nticks <= 1000000, "tick mean %" PRIu64 " ns", total_ns / nticks);
+	bw_engine_summary(e, &sum);
+	ck_assert_int_eq(sum.state, BW_ENGINE_ERROR);
+	ck_assert_msg(sum.message && strstr(sum.message, "graph, not a tree"), "%s",
+		      sum.message ? sum.message : "(no message)");
+	bw_engine_free(e);
+	tk_free(tk);
+}
+END_TEST
+
 START_TEST(test_retry_interval)
 {
 	struct test_kernel *tk = boot(TK_SCX_ROOT);
@@ -1690,6 +1754,7 @@ static Suite *engine_suite(void)
 	tcase_add_test(tc, test_fuzz_ticks);
 	tcase_add_test(tc, test_quiet_ticks);
 	tcase_add_test(tc, test_rescans_paced);
+	tcase_add_test(tc, test_hostile_idr_dag);
 	tcase_add_test(tc, test_paced_rescan_never_reads_freed);
 	suite_add_tcase(s, tc);
 	return s;

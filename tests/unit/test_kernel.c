@@ -908,6 +908,48 @@ START_TEST(test_btf_garbage)
 }
 END_TEST
 
+/*
+ * The guest kernel's BTF with each header field wrong in turn, hdr_len
+ * not a multiple of 4 among them (what libbpf 1.1 accepts and then hands
+ * out misaligned types for): refused before libbpf parses it, naming the
+ * field, in a SANITIZE=1 build without a sanitizer report.
+ */
+START_TEST(test_btf_header_fields)
+{
+	static const struct {
+		size_t off, width;
+		uint32_t value;
+		const char *needle;
+	} bad[] = {
+		{ 0, 2, 0x9feb, "magic" }, { 2, 1, 2, "version 2" }, { 3, 1, 0x80, "flags 0x80" },
+		{ 4, 4, 25, "hdr_len 25" }, { 4, 4, 26, "hdr_len 26" }, { 4, 4, 27, "hdr_len 27" },
+		{ 4, 4, 20, "hdr_len 20" }, { 4, 4, 0x7fffffff, "hdr_len" },
+		{ 8, 4, 2, "type section at 2" }, { 8, 4, 0xfffffff0, "type section" },
+		{ 12, 4, 6, "not 4-aligned" }, { 12, 4, 0xfffffff0, "type section" },
+		{ 16, 4, 0xfffffff0, "string section" }, { 20, 4, 0, "string section" },
+		{ 20, 4, 0xfffffff0, "string section" },
+	};
+	struct test_guest *g = default_guest();
+	const struct test_guest_kernel *t = &g->live;
+	uint8_t *hdr = test_guest_gpa(g, gpa_of(t, t->btf_start), 24), saved[24];
+
+	memcpy(saved, hdr, sizeof(saved));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memcpy(hdr + bad[i].off, &bad[i].value, bad[i].width);
+		expect_error(g, NULL, 0, bad[i].needle);
+		memcpy(hdr, saved, sizeof(saved));
+	}
+	/* Restored, the same guest opens. */
+	{
+		struct session s;
+
+		expect_model(g, NULL, &s);
+		close_model(&s);
+	}
+	test_guest_destroy(g);
+}
+END_TEST
+
 START_TEST(test_page_offset_base_garbage)
 {
 	static const uint64_t bad[] = { 0, 0xffff9a0000001000ULL, 0x00007f0000000000ULL };
@@ -1032,6 +1074,7 @@ static Suite *kernel_suite(void)
 	tcase_add_test(garbage, test_absurd_nr_cpu_ids);
 	tcase_add_test(garbage, test_btf_range_reversed);
 	tcase_add_test(garbage, test_btf_garbage);
+	tcase_add_test(garbage, test_btf_header_fields);
 	tcase_add_test(garbage, test_page_offset_base_garbage);
 	tcase_add_test(garbage, test_vmcoreinfo_lies);
 	tcase_add_test(garbage, test_random_ram_but_vmcoreinfo);
