@@ -137,14 +137,15 @@ $(B)/tests/bench_%: $(B)/obj/tests/bench/bench_%.o $(TEST_UTIL_OBJS) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
 
-$(B)/fuzz/fuzz_%: $(B)/obj/tests/fuzz/fuzz_%.o $(DAEMON_COMMON_OBJS) $(LIB_A)
+# Targets may lay out guests with the unit tests' builders (tests/unit/util_*.c).
+$(B)/fuzz/fuzz_%: $(B)/obj/tests/fuzz/fuzz_%.o $(TEST_UTIL_OBJS) $(DAEMON_COMMON_OBJS) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+	$(CC) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
 
 $(B)/tests/replay_%: $(B)/obj/tests/fuzz/fuzz_%.o $(B)/obj/tests/fuzz/replay_main.o \
-		$(DAEMON_COMMON_OBJS) $(LIB_A)
+		$(TEST_UTIL_OBJS) $(DAEMON_COMMON_OBJS) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS)
 
 $(B)/tests/make_seeds: $(B)/obj/tests/fuzz/make_seeds.o $(TEST_UTIL_OBJS) $(DAEMON_COMMON_OBJS) \
 		$(LIB_A)
