@@ -14,8 +14,10 @@ the RSS comes back within 4 MiB of where it started.
 
 Prints "ok   NAME" / "FAIL NAME: why" and "test_abuse: N passed, N failed".
 Environment: as daemon_harness.py, plus BPFWATCHCTL and SANITIZE (1: the
-daemon is an ASan build, whose quarantine keeps freed memory, so the RSS
-bounds are not checked there and the test says so).
+daemon is an ASan build: its quarantine keeps freed memory and its code
+runs several times slower, so the RSS, latency and tick-rate bounds are
+checked in the normal build only, and the test says so; every request
+must still be answered and no sanitizer may report).
 """
 
 import errno
@@ -119,6 +121,10 @@ class Abuse:
         expected = (t - start[1]) * 1000.0 / INTERVAL_MS
         got = ticks - start[0]
         st = self.status()
+        if SANITIZED:
+            print("skip %s: ticks %d of %.0f, not bounded under ASan (several times slower "
+                  "code); the normal build checks it" % (name, got, expected), flush=True)
+            return
         self.h.check("%s: ticks keep >= 95 %% of their rate (%d of %.0f)" % (name, got, expected),
                      got >= 0.95 * expected - 1, "%d ticks in %.1f s; tick_ns %s" % (
                          got, t - start[1], json.dumps(st.get("tick_ns"))))
@@ -142,6 +148,13 @@ class Abuse:
             self.sample_rss()
             fresh_ok &= self.fresh(name)
             time.sleep(0.25)
+        if SANITIZED:
+            # Under ASan: answered at all (within 5 s), the 1 s bound is the normal build's.
+            self.h.check("%s: a fresh bpfwatchctl status always answers (worst %.2f s; the 1 s "
+                         "bound is checked in the normal build)" % (name, self.fresh_worst),
+                         not any("no answer" in f for f in self.fresh_failures),
+                         "; ".join(self.fresh_failures[-3:]))
+            return
         self.h.check("%s: a fresh bpfwatchctl status answers within 1 s all along (worst "
                      "%.2f s)" % (name, self.fresh_worst), fresh_ok,
                      "; ".join(self.fresh_failures[-3:]))
