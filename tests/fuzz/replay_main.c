@@ -47,8 +47,11 @@ static int run_file(const char *path, unsigned long *n)
 
 int main(int argc, char **argv)
 {
-	unsigned long n = 0;
+	static const uint8_t empty[1];
+	unsigned long n = 1;
 
+	/* The empty input first, as libFuzzer starts: for some targets the pristine guest. */
+	LLVMFuzzerTestOneInput(empty, 0);
 	for (int i = 1; i < argc; i++) {
 		struct stat st;
 		DIR *d;
