@@ -27,8 +27,10 @@ static int create_temporary(const char *path, mode_t mode, char *tmp, size_t siz
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 		if (fd >= 0)
 			return fd;
+		/* The path, not the random name: the same failure reads the same each time. */
 		if (errno != EEXIST)
-			return bw_error_set(err, -errno, "cannot create %s: %s", tmp, strerror(errno));
+			return bw_error_set(err, -errno, "cannot create a temporary file beside %s: %s",
+					    path, strerror(errno));
 	}
 	return bw_error_set(err, -EEXIST, "%s: %d random temporary names were all taken", path,
 			    ATOMIC_FILE_ATTEMPTS);
