@@ -47,6 +47,17 @@ static void put_text(const char *target, const char *name, uint8_t mode, const c
 	put(target, name, &mode, mode == 0xff ? 0 : 1, text, strlen(text));
 }
 
+/* One seed per text, named PREFIX0, PREFIX1, ... */
+static void put_texts(const char *target, const char *prefix, const char *const *texts, size_t n)
+{
+	char name[32];
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s%zu", prefix, i);
+		put_text(target, name, 0xff, texts[i]);
+	}
+}
+
 static void put_file(const char *target, const char *name, uint8_t mode, const char *path)
 {
 	char *text = NULL;
@@ -176,28 +187,11 @@ static void seed_text(void)
 		"{\"ok\":true,\"maps\":[{\"id\":1,\"name\":\"bss\",\"type\":\"array\",\"active\":true}]}",
 		"{\"ok\":true,\"watches\":[{\"label\":\"a\",\"map\":\".bss\",\"field\":\"x\"}]}",
 	};
-	char name[32];
-
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		snprintf(name, sizeof(name), "path%zu", i);
-		put_text("fuzz_field_path", name, 0xff, paths[i]);
-	}
-	for (size_t i = 0; i < sizeof(exprs) / sizeof(exprs[0]); i++) {
-		snprintf(name, sizeof(name), "expr%zu", i);
-		put_text("fuzz_ctl_expr", name, 0xff, exprs[i]);
-	}
-	for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++) {
-		snprintf(name, sizeof(name), "request%zu", i);
-		put_text("fuzz_request", name, 0xff, requests[i]);
-	}
-	for (size_t i = 0; i < sizeof(scx) / sizeof(scx[0]); i++) {
-		snprintf(name, sizeof(name), "scx%zu", i);
-		put_text("fuzz_scx_stats", name, 0xff, scx[i]);
-	}
-	for (size_t i = 0; i < sizeof(replies) / sizeof(replies[0]); i++) {
-		snprintf(name, sizeof(name), "reply%zu", i);
-		put_text("fuzz_ctl_render", name, 0xff, replies[i]);
-	}
+	put_texts("fuzz_field_path", "path", paths, sizeof(paths) / sizeof(paths[0]));
+	put_texts("fuzz_ctl_expr", "expr", exprs, sizeof(exprs) / sizeof(exprs[0]));
+	put_texts("fuzz_request", "request", requests, sizeof(requests) / sizeof(requests[0]));
+	put_texts("fuzz_scx_stats", "scx", scx, sizeof(scx) / sizeof(scx[0]));
+	put_texts("fuzz_ctl_render", "reply", replies, sizeof(replies) / sizeof(replies[0]));
 	put_file("fuzz_ini", "config", 0, "conf/bpfwatch.conf.example");
 	put_file("fuzz_ini", "watch-lavd", 1, "conf/watch.d/scx_lavd.watch");
 	put_file("fuzz_ini", "watch-demo", 1, "conf/demo.watch.d/bw_demo.watch");
