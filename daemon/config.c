@@ -20,7 +20,7 @@
 #define GROUP_BUF_START 1024
 #define GROUP_BUF_MAX (1u << 20)
 
-enum section_id { SEC_NONE, SEC_GUEST, SEC_SAMPLING, SEC_SOCKET, SEC_METRICS, SEC_WATCH };
+enum section_id { SEC_NONE, SEC_GUEST, SEC_SAMPLING, SEC_SOCKET, SEC_METRICS, SEC_WATCH, SEC_KERNEL };
 
 enum key_id {
 	K_MEMORY, K_MEMORY_PID, K_LAYOUT, K_VMLINUX, K_SYSTEM_MAP, K_BTF,
@@ -28,6 +28,7 @@ enum key_id {
 	K_SOCKET_PATH, K_SOCKET_MODE, K_SOCKET_GROUP,
 	K_TEXTFILE_DIR, K_STATE_FILE,
 	K_WATCH_DIR,
+	K_KERNEL_METRICS, K_STALL_MS,
 	K_COUNT,
 };
 
@@ -49,6 +50,8 @@ static const struct {
 	[K_TEXTFILE_DIR] = { SEC_METRICS, "TextfileDir", false },
 	[K_STATE_FILE] = { SEC_METRICS, "StateFile", false },
 	[K_WATCH_DIR] = { SEC_WATCH, "Directory", true },
+	[K_KERNEL_METRICS] = { SEC_KERNEL, "Metrics", false },
+	[K_STALL_MS] = { SEC_KERNEL, "StallMSec", false },
 };
 
 static const struct {
@@ -61,6 +64,7 @@ static const struct {
 	[SEC_SOCKET] = { "Socket", "Path, Mode or Group" },
 	[SEC_METRICS] = { "Metrics", "TextfileDir or StateFile" },
 	[SEC_WATCH] = { "Watch", "Directory" },
+	[SEC_KERNEL] = { "Kernel", "Metrics or StallMSec" },
 };
 
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
@@ -77,6 +81,8 @@ void config_init(struct daemon_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->memory_fd = -1;
 	cfg->interval_ms = CONFIG_DEFAULT_INTERVAL_MS;
+	cfg->kernel_metrics = true;
+	cfg->stall_ms = CONFIG_DEFAULT_STALL_MS;
 	cfg->socket_mode = CONFIG_DEFAULT_SOCKET_MODE;
 }
 
@@ -322,6 +328,27 @@ static int apply_key(struct parse_state *ps, enum key_id k, const char *v, size_
 		cfg->nwatch_dirs++;
 		cfg->watch_dirs_set = true;
 		return 0;
+	case K_KERNEL_METRICS:
+		if (ini_word_eq(v, vlen, "yes") || ini_word_eq(v, vlen, "true") ||
+		    ini_word_eq(v, vlen, "1") || ini_word_eq(v, vlen, "on"))
+			cfg->kernel_metrics = true;
+		else if (ini_word_eq(v, vlen, "no") || ini_word_eq(v, vlen, "false") ||
+			 ini_word_eq(v, vlen, "0") || ini_word_eq(v, vlen, "off"))
+			cfg->kernel_metrics = false;
+		else
+			return ini_line_error(err, -EINVAL, name, line,
+					      "Metrics=\"%s\": not a boolean (yes or no)",
+					      ini_quote(v, vlen, q, sizeof(q)));
+		return 0;
+	case K_STALL_MS:
+		r = parse_decimal(v, vlen, CONFIG_STALL_MS_MAX, &n);
+		if (r < 0 || n == 0)
+			return ini_line_error(err, -EINVAL, name, line,
+					      "StallMSec=\"%s\": not a whole number of "
+					      "milliseconds in 1..%u", ini_quote(v, vlen, q, sizeof(q)),
+					      CONFIG_STALL_MS_MAX);
+		cfg->stall_ms = (unsigned int)n;
+		return 0;
 	case K_COUNT:
 		break;
 	}
@@ -341,7 +368,7 @@ static int on_section(void *userdata, const char *sname, size_t len, unsigned in
 			return 0;
 		}
 	return ini_line_error(err, -EINVAL, ps->name, line,
-			      "unknown section [%s] (expected Guest, Sampling, Socket, Metrics or "
+			      "unknown section [%s] (expected Guest, Sampling, Socket, Metrics, Kernel or "
 			      "Watch)", ini_quote(sname, len, q, sizeof(q)));
 }
 

@@ -32,6 +32,12 @@
  *     TextfileDir=/var/lib/node_exporter/textfile   absolute directory
  *     StateFile=/var/lib/bpfwatch/vm1.state         absolute file
  *
+ *     [Kernel]
+ *     Metrics=yes                the built-in sched_ext_* metrics (scx_health.h);
+ *                                yes/no, true/false, on/off, 1/0 (default yes)
+ *     StallMSec=2000             a runnable sched_ext task waiting longer is
+ *                                stalled: 1..CONFIG_STALL_MS_MAX (default 2000)
+ *
  *     [Watch]
  *     Directory=/srv/watch.d     repeatable, at most CONFIG_WATCH_DIRS_MAX:
  *                                the watch directories in precedence order,
@@ -72,6 +78,9 @@
 /* An hour: a longer interval is a typo, and the window math stays small. */
 #define CONFIG_INTERVAL_MS_MAX 3600000u
 #define CONFIG_DEFAULT_SOCKET_MODE 0660
+#define CONFIG_DEFAULT_STALL_MS 2000u
+/* The kernel's watchdog timeout tops out at 30 s by default; ten minutes is a typo. */
+#define CONFIG_STALL_MS_MAX 600000u
 #define CONFIG_SOCKET_DIR "/run/bpfwatch"
 /* sizeof(sockaddr_un.sun_path) less the NUL the path needs. */
 #define CONFIG_SOCKET_PATH_MAX 107
@@ -104,6 +113,10 @@ struct daemon_config {
 	/* [Metrics] */
 	char *textfile_dir;		/* NULL: no textfile export */
 	char *state_file;		/* NULL: no state file */
+
+	/* [Kernel] */
+	bool kernel_metrics;
+	unsigned int stall_ms;		/* 1..CONFIG_STALL_MS_MAX */
 
 	/* [Watch]: the watch search path when watch_dirs_set, else watch_dirs_default() */
 	bool watch_dirs_set;
