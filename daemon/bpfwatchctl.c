@@ -53,6 +53,7 @@
 #include <jansson.h>
 
 #include "ctl_conn.h"
+#include "ctl_exit.h"
 #include "ctl_expr.h"
 #include "ctl_render.h"
 #include "ctl_top.h"
@@ -120,6 +121,8 @@ static void usage(FILE *out)
 	      "  assert EXPR...      check 'KEY OP NUMBER' for each EXPR; OP: < <= > >= == !=\n"
 	      "                      NUMBER: integer, 0x hex, negative, or real (0.5, 1e3);\n"
 	      "                      integers compare exactly (all 64 bits), an absent key fails\n"
+	      "  exit                the scheduler's last exit record, as the kernel logs it;\n"
+	      "                      exit 0 attached (or a clean exit), 1 disabled by an error\n"
 	      "  top                 live view (q quits); without a terminal: one frame\n"
 	      "      --interval S    seconds between refreshes (default 1)\n"
 	      "\n"
@@ -690,6 +693,29 @@ static int run_top(struct args *a)
 	return EXIT_OK;
 }
 
+/* exit: the kernel's exit record of the last scheduler; status as ctl_exit_status(). */
+static int run_exit(struct args *a)
+{
+	json_t *reply;
+	int code = request(a, cmd_request("exit"), &reply, a->json);
+
+	if (code >= 0)
+		return code;
+	if (!ctl_reply_ok(reply)) {
+		code = error_reply(reply);
+		json_decref(reply);
+		return finish_output(code);
+	}
+	code = ctl_exit_status(reply);
+	if (!a->json && ctl_render_exit(stdout, reply) < 0) {
+		json_decref(reply);
+		fputs("bpfwatchctl: out of memory\n", stderr);
+		return EXIT_NO;
+	}
+	json_decref(reply);
+	return finish_output(code);
+}
+
 static const struct command commands[] = {
 	{ "status", 0, 0, run_simple },
 	{ "metrics", 0, 0, run_simple },
@@ -702,6 +728,7 @@ static const struct command commands[] = {
 	{ "get", 1, 1, run_get },
 	{ "wait", 1, 1, run_wait },
 	{ "assert", 1, -1, run_assert },
+	{ "exit", 0, 0, run_exit },
 	{ "top", 0, 0, run_top },
 };
 
