@@ -23,6 +23,7 @@
 #include "log.h"
 #include "notify.h"
 #include "openmetrics.h"
+#include "printk_ring.h"
 #include "ram_layout.h"
 #include "scx_health.h"
 #include "scx_stats.h"
@@ -79,6 +80,7 @@ struct service {
 	struct bw_kernel *kernel;
 	struct bw_engine *engine;
 	struct bw_scx_health *health;	/* NULL: [Kernel] Metrics=no or no sched_ext */
+	struct bw_printk_ring *log;	/* the guest kernel's log; NULL: not readable */
 	struct bw_watch_set *watches;	/* the loaded set; the engine holds a copy */
 
 	/* Kept when the engine goes (guest gone): metrics outlive the guest. */
@@ -154,6 +156,8 @@ static void drop_guest(struct service *s)
 	keep_metrics(s);
 	bw_scx_health_free(s->health);
 	s->health = NULL;
+	bw_printk_ring_free(s->log);
+	s->log = NULL;
 	bw_engine_free(s->engine);
 	s->engine = NULL;
 	bw_kernel_free(s->kernel);
@@ -258,6 +262,8 @@ static int try_attach(struct service *s)
 			      s->window_wall_ns ? s->window_wall_ns : clock_wall_ns(), &s->health,
 			      &err) < 0)
 		log_msg(LOG_WARNING, "no sched_ext kernel metrics: %s", err.msg);
+	if (bw_printk_ring_open(s->kernel, &s->log, &err) < 0)
+		log_msg(LOG_WARNING, "no kernel log (dmesg): %s", err.msg);
 	{
 		struct bw_kernel_info info;
 
@@ -729,12 +735,14 @@ static json_t *on_request(void *userdata, struct server_client *c, const char *c
 	}
 	if (!strcmp(cmd, "exit"))
 		return kernel_exit_reply(s->health, s->engine ? NULL : state_names[s->state]);
+	if (!strcmp(cmd, "dmesg"))
+		return kernel_dmesg_reply(s->log, req, s->engine ? NULL : state_names[s->state]);
 	if (!strcmp(cmd, "subscribe")) {
 		server_client_subscribe(c);
 		return ok(json_pack("{s:b}", "subscribed", 1));
 	}
 	return server_reply_error("unknown_cmd", "unknown command \"%s\" (status, metrics, sample, "
-				  "maps, watches, reset, reload, exit, subscribe)", cmd);
+				  "maps, watches, reset, reload, exit, dmesg, subscribe)", cmd);
 }
 
 static json_t *on_scx_metrics(void *userdata)

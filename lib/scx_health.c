@@ -47,6 +47,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,7 @@
 #include "fold.h"
 #include "guest_ram.h"
 #include "kernel.h"
+#include "printk_ring.h"
 #include "watch.h"
 
 /* struct scx_event_stats has 9 members on 6.16 and 21 on 7.3; a BTF with more than this is not it. */
@@ -73,6 +75,13 @@
 #define ENUM_NAMES_MAX 32
 #define ENUM_NAME_MAX 32
 #define TASK_COMM_LEN 16
+/*
+ * A missed exit is looked up in the kernel log every LOG_RETRY_NS for
+ * LOG_WAIT_NS: the kernel logs it from its disable work, which may still be
+ * running when scx_root is already gone.
+ */
+#define LOG_WAIT_NS (5 * 1000000000ULL)
+#define LOG_RETRY_NS (250 * 1000000ULL)
 #define NSEC_PER_SEC 1000000000ULL
 /* A problem names what was read and carries the reader's message. */
 #define PROBLEM_MAX (2 * BW_ERROR_MSG_MAX)
@@ -123,6 +132,8 @@ struct exit_record {
 	bool valid;
 	bool missed;
 	const char *missed_reason;
+	const char *source;		/* "kernel" (its exit_info) or "kernel log" */
+	bool from_log;			/* no exit code then */
 	char ops[BW_SCX_NAME_LEN];
 	int64_t kind;
 	int64_t code;
@@ -191,6 +202,11 @@ struct bw_scx_health {
 	bool win_state, win_ops, win_exit;
 	char win_state_name[ENUM_NAME_MAX], win_ops_name[BW_SCX_NAME_LEN];
 	struct exit_record exit;
+	/* The kernel log, for exits the ticks did not catch (NULL: not readable). */
+	struct bw_printk_ring *log;
+	uint64_t attach_seq;		/* the log's next seq when the scheduler attached */
+	bool log_search;
+	uint64_t log_deadline_ns, log_next_try_ns;
 };
 
 /* ---- layout ---- */
@@ -361,12 +377,11 @@ static int folds_new(struct bw_scx_health *h, uint64_t mono_ns, int64_t wall_ns,
 	for (unsigned int i = 0; i < NGAUGES && r >= 0; i++)
 		r = add_watch(h->gset, gauge_labels[i], BW_AGG_PERCPU, err);
 	for (unsigned int i = 0; i < NFIXED && r >= 0; i++)
-		r = add_watch(h->cset, counter_labels[i],
-			      i == C_NR_RUNNING || i == C_DSQ || i == C_STALLED ?
-			      BW_AGG_PERCPU_COUNTER : BW_AGG_SCALAR_COUNTER, err);
+		r = add_watch(h->cset, counter_labels[i], BW_AGG_SCALAR_COUNTER, err);
+	/* Sums over CPUs, made here in 128 bits (see feed_events). */
 	for (unsigned int i = 0; i < h->l.nevents && r >= 0; i++) {
 		snprintf(label, sizeof(label), "event_%s", h->l.ev_name[i]);
-		r = add_watch(h->cset, label, BW_AGG_PERCPU_COUNTER, err);
+		r = add_watch(h->cset, label, BW_AGG_SCALAR_COUNTER, err);
 	}
 	if (r >= 0)
 		r = bw_fold_new(h->gset, mono_ns, wall_ns, &h->gauges, err);
@@ -492,6 +507,9 @@ int bw_scx_health_new(struct bw_kernel *k, uint32_t stall_ms, uint64_t mono_ns, 
 	}
 	locate_runqueues(h);
 	h->last_exit_kind = 0;
+	/* Without a readable log, missed exits just stay missed. */
+	if (bw_printk_ring_open(k, &h->log, NULL) < 0)
+		h->log = NULL;
 	*out = h;
 	return 0;
 }
@@ -500,6 +518,7 @@ void bw_scx_health_free(struct bw_scx_health *h)
 {
 	if (!h)
 		return;
+	bw_printk_ring_free(h->log);
 	bw_fold_free(h->gauges);
 	bw_fold_free(h->counters);
 	bw_watch_set_free(h->gset);
@@ -579,6 +598,7 @@ static void exit_capture(struct bw_scx_health *h, uint64_t mono_ns, int64_t wall
 	x->valid = true;
 	x->missed = false;
 	x->missed_reason = NULL;
+	x->source = "kernel";
 	memcpy(x->ops, h->root_ops, sizeof(x->ops));
 	x->kind = kind;
 	x->code = code;
@@ -597,7 +617,95 @@ static void exit_capture(struct bw_scx_health *h, uint64_t mono_ns, int64_t wall
 	x->dump = d;
 }
 
-/* The scheduler at h->root is gone: keep what was taken, or say it was missed. */
+/*
+ * The kernel's own words for each exit kind (scx_exit_reason() since 6.12),
+ * for an exit found only in its log.
+ */
+static const struct {
+	const char *reason, *kind;
+} log_reasons[] = {
+	{ "unregistered from user space", "SCX_EXIT_UNREG" },
+	{ "unregistered from BPF", "SCX_EXIT_UNREG_BPF" },
+	{ "unregistered from the main kernel", "SCX_EXIT_UNREG_KERN" },
+	{ "disabled by sysrq-S", "SCX_EXIT_SYSRQ" },
+	{ "runtime error", "SCX_EXIT_ERROR" },
+	{ "scx_bpf_error", "SCX_EXIT_ERROR_BPF" },
+	{ "runnable task stall", "SCX_EXIT_ERROR_STALL" },
+};
+
+struct log_match {
+	const char *ops;
+	bool found, after_disable;
+	char reason[EXIT_REASON_MAX];
+	char msg[EXIT_MSG_MAX];
+};
+
+/* "sched_ext: BPF scheduler \"OPS\" disabled (REASON)" and then "sched_ext: OPS: MSG". */
+static int log_line(void *ctx, const struct bw_printk_record *rec)
+{
+	static const char disabled[] = "sched_ext: BPF scheduler \"";
+	struct log_match *m = ctx;
+	size_t olen = strlen(m->ops);
+	const char *t = rec->text;
+
+	if (strncmp(t, disabled, sizeof(disabled) - 1) == 0 &&
+	    strncmp(t + sizeof(disabled) - 1, m->ops, olen) == 0 &&
+	    strncmp(t + sizeof(disabled) - 1 + olen, "\" disabled (", 12) == 0) {
+		const char *r = t + sizeof(disabled) - 1 + olen + 12;
+		size_t rlen = strlen(r);
+
+		if (rlen == 0 || r[rlen - 1] != ')')
+			return 0;
+		snprintf(m->reason, sizeof(m->reason), "%.*s", (int)(rlen - 1), r);
+		m->msg[0] = '\0';
+		m->found = m->after_disable = true;
+		return 0;
+	}
+	if (m->after_disable && strncmp(t, "sched_ext: ", 11) == 0 &&
+	    strncmp(t + 11, m->ops, olen) == 0 && t[11 + olen] == ':' && t[12 + olen] == ' ') {
+		snprintf(m->msg, sizeof(m->msg), "%s", t + 13 + olen);
+		m->after_disable = false;
+		return 0;
+	}
+	m->after_disable = false;
+	return 0;
+}
+
+static int64_t enum_value(const struct enum_names *en, const char *name)
+{
+	for (unsigned int i = 0; i < en->n; i++)
+		if (!strcmp(en->name[i], name))
+			return en->value[i];
+	return 0;
+}
+
+/* Look the missed exit up in the kernel log; stop looking once found or too late. */
+static void log_search(struct bw_scx_health *h, uint64_t mono_ns)
+{
+	struct exit_record *x = &h->exit;
+	struct log_match m = { .ops = x->ops };
+
+	h->log_next_try_ns = mono_ns + LOG_RETRY_NS;
+	if (!h->log || !x->ops[0] ||
+	    bw_printk_ring_read(h->log, h->attach_seq, log_line, &m, NULL) < 0 || !m.found) {
+		if (mono_ns >= h->log_deadline_ns)
+			h->log_search = false;
+		return;
+	}
+	h->log_search = false;
+	x->missed = false;
+	x->missed_reason = NULL;
+	x->source = "kernel log";
+	x->from_log = true;
+	memcpy(x->reason, m.reason, sizeof(x->reason));
+	memcpy(x->msg, m.msg, sizeof(x->msg));
+	x->code = 0;
+	for (size_t i = 0; i < sizeof(log_reasons) / sizeof(log_reasons[0]); i++)
+		if (!strcmp(m.reason, log_reasons[i].reason))
+			x->kind = enum_value(&h->l.exit_kinds, log_reasons[i].kind);
+}
+
+/* The scheduler at h->root is gone: keep what was taken, or look in the log. */
 static void exit_finish(struct bw_scx_health *h, uint64_t mono_ns, int64_t wall_ns)
 {
 	struct exit_record *x = &h->exit;
@@ -612,9 +720,13 @@ static void exit_finish(struct bw_scx_health *h, uint64_t mono_ns, int64_t wall_
 	memcpy(x->ops, h->root_ops, sizeof(x->ops));
 	x->kind = h->last_exit_kind;
 	x->missed_reason = h->last_exit_kind ?
-		"the scheduler was disabled and freed before its exit record could be read" :
+		"the scheduler was disabled and freed before its exit record could be read, "
+		"and the kernel log does not have it" :
 		"the scheduler went away between two samples, before the kernel's exit "
-		"record could be read";
+		"record could be read, and the kernel log does not have it";
+	h->log_search = true;
+	h->log_deadline_ns = mono_ns + LOG_WAIT_NS;
+	log_search(h, mono_ns);
 }
 
 /* ---- per tick ---- */
@@ -685,16 +797,23 @@ static uint32_t cpu_stalls(struct bw_scx_health *h, uint32_t c, uint64_t first)
 	return n;
 }
 
+/* A per-CPU gauge (_avg/_max) and its sum over CPUs (the plain key). */
 static int feed_gauge(struct bw_scx_health *h, unsigned int g, unsigned int cslot,
-		      const uint32_t *vals_stride, size_t stride, struct bw_error *err)
+		      size_t field, struct bw_error *err)
 {
+	uint64_t sum = 0;
 	int r;
 
-	for (uint32_t c = 0; c < h->ncpus; c++)
-		h->readings[c] = (struct bw_fold_cpu_value){ c, bw_fold_u64(vals_stride[c * stride]) };
+	for (uint32_t c = 0; c < h->ncpus; c++) {
+		uint32_t v;
+
+		memcpy(&v, (const char *)&h->cpus[c] + field, sizeof(v));
+		h->readings[c] = (struct bw_fold_cpu_value){ c, bw_fold_u64(v) };
+		sum += v;	/* at most 8192 u32 values */
+	}
 	r = bw_fold_percpu(h->gauges, g, h->readings, h->ncpus, err);
 	if (r >= 0)
-		r = bw_fold_percpu(h->counters, cslot, h->readings, h->ncpus, err);
+		r = bw_fold_scalar(h->counters, cslot, bw_fold_u64(sum), err);
 	return r;
 }
 
@@ -726,15 +845,11 @@ static int cpu_pass(struct bw_scx_health *h, uint64_t mono_ns, struct bw_error *
 			h->stall_events++;
 		cs->stalled = cs->nstalled > 0;
 	}
-	/* uint32_t fields of struct cpu_state, strided. */
-	r = feed_gauge(h, G_NR_RUNNING, C_NR_RUNNING, &h->cpus[0].nr_running,
-		       sizeof(struct cpu_state) / sizeof(uint32_t), err);
+	r = feed_gauge(h, G_NR_RUNNING, C_NR_RUNNING, offsetof(struct cpu_state, nr_running), err);
 	if (r >= 0)
-		r = feed_gauge(h, G_DSQ, C_DSQ, &h->cpus[0].dsq,
-			       sizeof(struct cpu_state) / sizeof(uint32_t), err);
+		r = feed_gauge(h, G_DSQ, C_DSQ, offsetof(struct cpu_state, dsq), err);
 	if (r >= 0 && stall_check)
-		r = feed_gauge(h, G_STALLED, C_STALLED, &h->cpus[0].nstalled,
-			       sizeof(struct cpu_state) / sizeof(uint32_t), err);
+		r = feed_gauge(h, G_STALLED, C_STALLED, offsetof(struct cpu_state, nstalled), err);
 	if (r >= 0)
 		r = bw_fold_scalar(h->counters, C_WEDGED, bw_fold_u64(h->wedged), err);
 	if (r >= 0 && stall_check)
@@ -742,20 +857,32 @@ static int cpu_pass(struct bw_scx_health *h, uint64_t mono_ns, struct bw_error *
 	return r;
 }
 
+/*
+ * Each counter summed over CPUs in 128 bits, then folded as one exact
+ * value: a sum outside what 64 bits hold (a guest's counters near 2^63 on
+ * several CPUs) is not folded at all that tick, never cut; status still
+ * shows it.
+ */
 static int feed_events(struct bw_scx_health *h, struct bw_error *err)
 {
 	const uint64_t *ev = &h->vals[h->nrq_loads];
+	unsigned int n = h->l.nevents;
 	int r = 0;
 
-	for (unsigned int i = 0; i < h->l.nevents && r >= 0; i++) {
+	for (unsigned int i = 0; i < n; i++)
 		h->event_sum[i] = 0;
-		for (uint32_t c = 0; c < h->ncpus; c++) {
-			int64_t v = (int64_t)ev[(size_t)c * h->l.nevents + i];
+	for (uint32_t c = 0; c < h->ncpus; c++, ev += n)
+		for (unsigned int i = 0; i < n; i++)
+			h->event_sum[i] += (int64_t)ev[i];
+	for (unsigned int i = 0; i < n && r >= 0; i++) {
+		__int128 v = h->event_sum[i];
 
-			h->readings[c] = (struct bw_fold_cpu_value){ c, bw_fold_s64(v) };
-			h->event_sum[i] += v;
-		}
-		r = bw_fold_percpu(h->counters, NFIXED + i, h->readings, h->ncpus, err);
+		if (v >= INT64_MIN && v <= INT64_MAX)
+			r = bw_fold_scalar(h->counters, NFIXED + i, bw_fold_s64((int64_t)v), err);
+		else if (v > 0 && v <= (__int128)UINT64_MAX)
+			r = bw_fold_scalar(h->counters, NFIXED + i, bw_fold_u64((uint64_t)v), err);
+		else
+			r = bw_fold_failure(h->counters, NFIXED + i, err);
 	}
 	h->have_events = r >= 0;
 	return r;
@@ -788,9 +915,15 @@ static void root_changed(struct bw_scx_health *h, uint64_t root, uint64_t mono_n
 	h->last_exit_kind = 0;
 	h->root_ops[0] = '\0';
 	if (root) {
+		/* A last look for the previous exit before its record goes. */
+		if (h->log_search)
+			log_search(h, h->log_deadline_ns);
+		h->log_search = false;
 		h->attaches++;
 		exit_clear(&h->exit);
 		bw_kernel_flush_translations(h->k);
+		if (!h->log || bw_printk_ring_next_seq(h->log, &h->attach_seq, NULL) < 0)
+			h->attach_seq = 0;
 	}
 	locate_events(h);
 }
@@ -838,13 +971,15 @@ int bw_scx_health_tick(struct bw_scx_health *h, uint64_t mono_ns, int64_t wall_n
 			exit_capture(h, mono_ns, wall_ns);
 		}
 	}
+	if (h->log_search && mono_ns >= h->log_next_try_ns)
+		log_search(h, mono_ns);
 	r = bw_fold_scalar(h->counters, C_ENABLED, bw_fold_u64(h->scx.enabled), err);
 	if (r >= 0)
 		r = bw_fold_scalar(h->counters, C_ATTACHES, bw_fold_u64(h->attaches), err);
 	if (r >= 0 && h->exit.valid) {
 		h->win_exit = true;
 		r = bw_fold_scalar(h->counters, C_EXIT_KIND, bw_fold_s64(h->exit.kind), err);
-		if (r >= 0 && !h->exit.missed)
+		if (r >= 0 && !h->exit.missed && !h->exit.from_log)
 			r = bw_fold_scalar(h->counters, C_EXIT_CODE, bw_fold_s64(h->exit.code), err);
 		if (r >= 0)
 			r = bw_fold_scalar(h->counters, C_EXIT_MISSED, bw_fold_u64(h->exit.missed), err);
@@ -960,14 +1095,15 @@ int bw_scx_health_exit_json(const struct bw_scx_health *h, json_t **out, struct 
 	json_t *ex = json_null();
 
 	if (x->valid)
-		ex = json_pack("{s:o, s:I, s:s, s:o, s:o, s:o, s:o, s:b, s:o, s:I, s:I}",
+		ex = json_pack("{s:o, s:I, s:s, s:o, s:o, s:o, s:o, s:b, s:o, s:o, s:I, s:I}",
 			       "ops", str_or_null(x->ops), "kind", (json_int_t)x->kind,
 			       "kind_name", x->kind ? exit_kind_name(h, x->kind) : "unknown",
-			       "code", x->missed ? json_null() : json_integer(x->code),
+			       "code", x->missed || x->from_log ? json_null() : json_integer(x->code),
 			       "reason", x->missed ? json_null() : json_string(x->reason),
 			       "msg", x->missed ? json_null() : json_string(x->msg),
 			       "dump", str_or_null(x->dump), "missed", x->missed,
 			       "missed_reason", str_or_null(x->missed_reason),
+			       "source", str_or_null(x->missed ? NULL : x->source),
 			       "mono_ns", (json_int_t)x->mono_ns, "wall_ns", (json_int_t)x->wall_ns);
 	*out = ex ? json_pack("{s:b, s:o, s:o, s:o}", "attached", h->scx.enabled,
 			      "ops", str_or_null(h->scx.enabled ? h->scx.ops_name : NULL),

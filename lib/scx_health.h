@@ -62,9 +62,14 @@ int bw_scx_health_metrics_json(const struct bw_scx_health *h, json_t *metrics,
 /*
  * The last exit record, whatever the window:
  *   {"attached": bool, "ops": str|null, "state": str|null,
- *    "exit": null | {"ops", "kind", "kind_name", "code", "reason", "msg",
- *                    "dump", "missed": bool, "missed_reason": str|null,
+ *    "exit": null | {"ops", "kind", "kind_name", "code" (null from the log),
+ *                    "reason", "msg", "dump", "missed": bool,
+ *                    "missed_reason": str|null,
+ *                    "source": "kernel"|"kernel log"|null (missed),
  *                    "mono_ns", "wall_ns"}}
+ * An exit record is taken from the kernel's exit_info while the scheduler
+ * is still scx_root; one that went too fast is looked up in the kernel's
+ * log (printk_ring.h) for a few seconds; otherwise it says it was missed.
  */
 int bw_scx_health_exit_json(const struct bw_scx_health *h, json_t **out, struct bw_error *err);
 

@@ -8,6 +8,12 @@ what the guest itself printed on its console.
       "exit" request, and a status reply taken after two fresh ticks, each
       written to OUT.jsonl with the console's size before and after it (so a
       reading can be placed between the guest's own samples).
+  dmesg CONSOLE DMESG.jsonl
+      Every kernel line the guest's console printed ("[seconds] text"; the
+      guest runs with ignore_loglevel, so the console shows every record) is
+      in bpfwatchd's dmesg replies (bpfwatchctl --json dmesg) with the same
+      timestamp and text, in the same order, and every record of that span
+      is on the console.
   compare CONSOLE OUT.jsonl EJECTIONS STALL(0|1)
       ok/FAIL lines:
         - state and ops name equal to /sys/kernel/sched_ext/{state,root/ops}
@@ -226,8 +232,10 @@ def compare(console, readings, ejections, stall):
                 or x.get("kind_name") != want_kind:
             bad.append({"bpfwatchd": [x.get("ops"), x.get("kind_name"), x.get("reason"), x.get("msg")],
                         "kernel": [ops, want_kind, reason, msg]})
+    from_log = sum(1 for x in records if x.get("source") == "kernel log")
     if records and not bad:
         ok(f"every exit record's ops, kind, reason and message equal the kernel's log "
+           f"({len(records) - from_log} from the kernel's exit_info, {from_log} from its log) "
            f"(last: {records[-1].get('kind_name')} \"{records[-1].get('reason')}\" "
            f"\"{records[-1].get('msg')}\")")
     elif records:
@@ -251,9 +259,51 @@ def compare(console, readings, ejections, stall):
     return 1 if fails else 0
 
 
+KLINE = re.compile(r"\[\s*(\d+)\.(\d{6})\] (.*?)\s*$")
+
+
+def dmesg(console, replies):
+    recs = []
+    for line in open(replies):
+        doc = json.loads(line)
+        if not doc.get("ok"):
+            print(f"FAIL dmesg reply: {line[:300]}")
+            return 1
+        recs += doc["records"]
+    # A record of several lines is printed line by line, each with its timestamp.
+    got = [("%d.%06d" % (int(r["ts_nsec"]) // 10**9, int(r["ts_nsec"]) % 10**9 // 1000),
+            line.rstrip()) for r in recs for line in r["text"].split("\n")]
+    index = {g: i for i, g in enumerate(got)}
+    want = []
+    for raw in open(console, "rb").read().split(b"\n"):
+        m = KLINE.search(raw.decode("utf-8", "replace").replace("\r", ""))
+        if m:
+            want.append(("%d.%s" % (int(m.group(1)), m.group(2)), m.group(3)))
+    missing = [w for w in want if w not in index]
+    order = [index[w] for w in want if w in index]
+    # The other way: every record of the span reached the console (its first line).
+    shown = set(want)
+    extra = []
+    if want:
+        lo, hi = float(want[0][0]), float(want[-1][0])
+        extra = [g for g in got if lo <= float(g[0]) <= hi
+                 and g not in shown]
+    if want and not missing and not extra and order == sorted(order):
+        print(f"ok dmesg: all {len(want)} kernel lines of the console "
+              f"({want[0][0]} s to {want[-1][0]} s) among the {len(got)} records read from "
+              f"guest memory, same timestamps, texts and order")
+        return 0
+    print(f"FAIL dmesg: {len(want)} console lines, {len(missing)} not in the {len(got)} "
+          f"records read: {missing[:3]}; {len(extra)} records of the span not on the console: "
+          f"{extra[:3]}")
+    return 1
+
+
 def main(argv):
     if len(argv) >= 6 and argv[0] == "poll":
         return poll(argv[1], argv[2], argv[3], argv[4], argv[5])
+    if len(argv) == 3 and argv[0] == "dmesg":
+        return dmesg(argv[1], argv[2])
     if len(argv) == 5 and argv[0] == "compare":
         return compare(argv[1], argv[2], int(argv[3]), argv[4] == "1")
     print(__doc__, file=sys.stderr)

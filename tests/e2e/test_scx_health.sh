@@ -12,7 +12,8 @@
 # takes its "exit" and status replies with the console offsets around them,
 # and tests/e2e/scx_health_client.py compares them with the guest's own
 # readings of /sys/kernel/sched_ext (state, root/ops, root/events) and with
-# the kernel's "disabled" log lines.  The `bpfwatchctl exit` of the last
+# the kernel's "disabled" log lines; `bpfwatchctl dmesg` must hold every
+# kernel line of the console.  The `bpfwatchctl exit` of the last
 # error and of the stall are saved in tests/guest/out/scx-health-exit-*.txt.
 #
 # Env: O (where bpfwatchd and bpfwatchctl live, default .), B (build dir,
@@ -76,7 +77,7 @@ while read -r suite pkg ejections; do
         continue
     fi
     id=scx-$ver
-    bw_guest_start "$id" 1G "$vmlinuz" "$initrd" \
+    bw_guest_start "$id" 1G "$vmlinuz" "$initrd" ignore_loglevel \
         "bwloader=--sched,--no-maps,--interval-ms,250,--error-after,3,--stall-after,3,--eject-cycles,$ejections"
     sock=$scratch/$ver.sock
     "$BPFWATCHD" --memory "$(bw_guest_mem "$id")" --socket "$sock" --interval-ms 100 \
@@ -108,6 +109,13 @@ while read -r suite pkg ejections; do
             ok "$ver: bpfwatchctl exit after the stall: exit 1, SCX_EXIT_ERROR_STALL" ||
             fail "$ver: bpfwatchctl exit after the stall: exit $rc: $(head -c 400 "$out/scx-health-exit-stall-$ver.txt")"
         "$BPFWATCHCTL" -s "$sock" --json metrics >"$scratch/$ver.metrics.json" || true
+        # The kernel log out of guest memory, against the console.
+        sleep 1
+        "$BPFWATCHCTL" -s "$sock" --json dmesg >"$scratch/$ver.dmesg.jsonl" 2>&1 || true
+        "$BPFWATCHCTL" -s "$sock" dmesg >"$out/scx-health-dmesg-$ver.txt" 2>&1 || true
+        tr -d '\r' <"$console" >"$scratch/$ver.console"
+        "$py" "$client" dmesg "$scratch/$ver.console" "$scratch/$ver.dmesg.jsonl" \
+            >>"$scratch/$ver.report" || true
         "$py" - "$scratch/$ver.metrics.json" "$ejections" <<'EOF' >>"$scratch/$ver.report" || true
 import json, sys
 m = json.load(open(sys.argv[1]))["metrics"]
@@ -122,13 +130,15 @@ else:
     print(f"FAIL metrics: {bad}, stalls {m.get('sched_ext_stalls')}")
 EOF
     fi
+    # The raw console for the comparison: the readings' offsets are into it as QEMU wrote it.
+    cp "$console" "$scratch/$ver.raw"
     tr -d '\r' <"$console" >"$out/serial-scx-health-$ver.log"
     kill -TERM "$dpid" 2>/dev/null || true
     wait "$dpid" 2>/dev/null || true
     dpid=
     bw_guest_stop "$id"
     if [ -f "$out/scx-health-readings-$ver.jsonl" ]; then
-        bw_run_compare "$py" "$client" "$scratch/$ver.cmp" compare "$out/serial-scx-health-$ver.log" \
+        bw_run_compare "$py" "$client" "$scratch/$ver.cmp" compare "$scratch/$ver.raw" \
             "$out/scx-health-readings-$ver.jsonl" "$ejections" 1
         cat "$scratch/$ver.cmp" >>"$scratch/$ver.report"
     fi
