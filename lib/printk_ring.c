@@ -175,10 +175,12 @@ static int read_record(struct bw_printk_ring *r, const struct ring_now *n, uint6
 		if (begin >> n->size_bits == next >> n->size_bits) {
 			blk = begin & (size - 1);
 			blk_size = next - begin;
-		} else {
-			/* Wrapped: the block starts the data array again. */
+		} else if ((begin + size) >> n->size_bits == next >> n->size_bits) {
+			/* Wrapped: the block starts the data array again, on the next wrap. */
 			blk = 0;
 			blk_size = next & (size - 1);
+		} else {
+			return 0;
 		}
 		if (blk_size < BLK_ID_SIZE || blk + blk_size > size ||
 		    len > blk_size - BLK_ID_SIZE || len > BW_PRINTK_TEXT_MAX)

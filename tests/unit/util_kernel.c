@@ -517,6 +517,7 @@ struct test_kernel *tk_new(const struct tk_opts *opts)
 	ck_assert_uint_le(tk->nr_cpus, TK_MAX_CPUS);
 	tk->scx = opts ? opts->scx : TK_SCX_ROOT;
 	tk->health = opts ? opts->health : TK_HEALTH_NONE;
+	tk->printk = opts && opts->printk;
 	tk->fd = memfd_create("bw-test-kernel", MFD_CLOEXEC);
 	ck_assert_int_ge(tk->fd, 0);
 	ck_assert_int_eq(ftruncate(tk->fd, (off_t)RAM_SIZE), 0);
@@ -551,6 +552,8 @@ struct test_kernel *tk_new(const struct tk_opts *opts)
 
 	btf = test_btf_new();
 	build_btf(tk, btf, &xa);
+	if (tk->printk)
+		tk_printk_btf(btf, &tk->plog);
 
 	symtab = bw_symtab_new();
 	ck_assert_ptr_nonnull(symtab);
@@ -585,6 +588,10 @@ struct test_kernel *tk_new(const struct tk_opts *opts)
 		break;
 	case TK_SCX_NONE:
 		break;
+	}
+	if (tk->printk) {
+		tk->prb = image_alloc(tk, 8);
+		ck_assert_int_eq(bw_symtab_add(symtab, "prb", tk->prb, 'D'), 0);
 	}
 	if (tk->health != TK_HEALTH_NONE) {
 		tk->runqueues = percpu_alloc(tk, tk->hlay.rq_size);

@@ -92,6 +92,17 @@ struct tk_health_layout {
 void tk_health_btf(struct btf *btf, enum tk_health h, int ops_type, int has_op_type,
 		   struct tk_health_layout *out);
 
+/* The printk ring's structures (tk_printk_btf), with offsets unlike the kernel's. */
+struct tk_printk_layout {
+	uint64_t rb_size, desc_ring, text_ring;	/* in struct printk_ringbuffer */
+	uint64_t dr_count_bits, dr_descs, dr_infos, dr_head, dr_tail;
+	uint64_t tr_size_bits, tr_data;
+	uint64_t desc_size, desc_sv, desc_begin, desc_next;
+	uint64_t info_size, info_seq, info_ts, info_len;
+};
+
+void tk_printk_btf(struct btf *btf, struct tk_printk_layout *out);
+
 /* Callbacks of the synthetic struct sched_ext_ops (function pointers). */
 #define TK_OPS_NFN 10
 
@@ -149,6 +160,9 @@ struct test_kernel {
 	enum tk_health health;
 	struct tk_health_layout hlay;
 	uint64_t runqueues, jiffies, bypass_depth;	/* health symbols (0: none) */
+	bool printk;
+	struct tk_printk_layout plog;
+	uint64_t prb;				/* the symbol prb (0: none) */
 	uint32_t nr_cpus;
 	uint64_t per_cpu_offset[TK_MAX_CPUS];
 	/* symbols */
@@ -174,6 +188,7 @@ struct tk_opts {
 	/* TK_SCX_ROOT without scx_enable_state_var among the symbols. */
 	bool no_scx_state;
 	enum tk_health health;		/* with TK_SCX_ROOT */
+	bool printk;			/* the printk ring's types and the symbol prb */
 };
 
 /* A per-CPU allocation of this kernel: the __percpu pointer, zeroed copies. */
