@@ -179,12 +179,12 @@ def compare(console, readings, ejections, stall):
         ev = h.get("events") or {}
         if same and ev and before["events"] and after["events"] and before.get("state") == "enabled" \
                 and after.get("state") == "enabled" and before.get("ops") == after.get("ops"):
+            # A guest line broken by a kernel message on the console leaves a sample short.
+            if not set(ev) <= set(before["events"]) or not set(ev) <= set(after["events"]):
+                continue
             n_ev += 1
             for name, v in ev.items():
                 lo, hi = before["events"].get(name), after["events"].get(name)
-                if lo is None or hi is None:
-                    bad_ev.append((name, "not in the guest's events file"))
-                    continue
                 n_ev_values += 1
                 if not lo <= int(v) <= hi:
                     bad_ev.append((name, lo, v, hi))
