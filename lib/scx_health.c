@@ -37,8 +37,9 @@
  *
  * The per-tick fast path is one batch of loads (bw_ram_load_batch) from
  * file offsets found once per runqueue (static per-CPU memory) and once per
- * scx_sched (its per-CPU counters): four loads per CPU for the runqueue and
- * one per counter.  A tick where any of them fails feeds nothing: a sum
+ * scx_sched (its per-CPU counters): four loads per CPU for the runqueue
+ * every tick, and one per counter and CPU at most every
+ * BW_SCX_HEALTH_EVENTS_PERIOD_NS (and on the first tick of a scheduler).  A tick where any of them fails feeds nothing: a sum
  * over part of the CPUs is a wrong number.
  */
 #include "scx_health.h"
@@ -173,6 +174,7 @@ struct bw_scx_health {
 	bool rq_ok;			/* every runqueue located */
 	char rq_problem[PROBLEM_MAX];
 	uint64_t *rq_addr;		/* struct rq * per CPU */
+	uint64_t *list_head;		/* &rq->scx.runnable_list per CPU */
 	struct cpu_state *cpus;
 	struct bw_fold_cpu_value *readings;
 	/* the attached scheduler as last seen */
@@ -187,6 +189,7 @@ struct bw_scx_health {
 	bool have_bypass;
 	__int128 event_sum[EVENTS_MAX];
 	bool have_events;
+	uint64_t events_next_ns;	/* when the counters are read next */
 	/* HZ estimate */
 	uint64_t hz0_mono, hz0_jiffies;
 	uint32_t hz;
@@ -422,6 +425,7 @@ static void locate_runqueues(struct bw_scx_health *h)
 		struct bw_load *ld = &h->loads[c * 4];
 
 		h->rq_addr[c] = rq;
+		h->list_head[c] = rq + h->l.rq_runnable_list;
 		if (locate(h, rq + h->l.rq_nr_running, 4, &ld[0], &e) < 0 ||
 		    locate(h, rq + h->l.rq_dsq_nr, 4, &ld[1], &e) < 0 ||
 		    locate(h, rq + h->l.rq_clock, 8, &ld[2], &e) < 0 ||
@@ -495,8 +499,11 @@ int bw_scx_health_new(struct bw_kernel *k, uint32_t stall_ms, uint64_t mono_ns, 
 		h->vals = calloc((size_t)h->ncpus * (4 + h->l.nevents), sizeof(*h->vals));
 		h->rq_addr = calloc(h->ncpus, sizeof(*h->rq_addr));
 		h->cpus = calloc(h->ncpus, sizeof(*h->cpus));
-		h->readings = calloc(h->ncpus, sizeof(*h->readings));
-		if (!h->loads || !h->vals || !h->rq_addr || !h->cpus || !h->readings)
+		/* Readings of every gauge at once; the events reuse the first row. */
+		h->readings = calloc((size_t)NGAUGES * h->ncpus, sizeof(*h->readings));
+		h->list_head = calloc(h->ncpus, sizeof(*h->list_head));
+		if (!h->loads || !h->vals || !h->rq_addr || !h->cpus || !h->readings ||
+		    !h->list_head)
 			r = bw_error_set(err, -ENOMEM, "sched_ext health: out of memory");
 	}
 	if (r >= 0)
@@ -527,6 +534,7 @@ void bw_scx_health_free(struct bw_scx_health *h)
 	free(h->loads);
 	free(h->vals);
 	free(h->rq_addr);
+	free(h->list_head);
 	free(h->cpus);
 	free(h->readings);
 	free(h);
@@ -797,30 +805,26 @@ static uint32_t cpu_stalls(struct bw_scx_health *h, uint32_t c, uint64_t first)
 	return n;
 }
 
-/* A per-CPU gauge (_avg/_max) and its sum over CPUs (the plain key). */
-static int feed_gauge(struct bw_scx_health *h, unsigned int g, unsigned int cslot,
-		      size_t field, struct bw_error *err)
+/* The per-CPU gauges (_avg/_max) and their sums over CPUs (the plain keys). */
+static int feed_gauges(struct bw_scx_health *h, const uint64_t sums[NGAUGES], unsigned int n,
+		       struct bw_error *err)
 {
-	uint64_t sum = 0;
-	int r;
+	static const unsigned int slots[NGAUGES] = { C_NR_RUNNING, C_DSQ, C_STALLED };
+	int r = 0;
 
-	for (uint32_t c = 0; c < h->ncpus; c++) {
-		uint32_t v;
-
-		memcpy(&v, (const char *)&h->cpus[c] + field, sizeof(v));
-		h->readings[c] = (struct bw_fold_cpu_value){ c, bw_fold_u64(v) };
-		sum += v;	/* at most 8192 u32 values */
+	for (unsigned int g = 0; g < n && r >= 0; g++) {
+		r = bw_fold_percpu(h->gauges, g, h->readings + (size_t)g * h->ncpus, h->ncpus, err);
+		if (r >= 0)
+			r = bw_fold_scalar(h->counters, slots[g], bw_fold_u64(sums[g]), err);
 	}
-	r = bw_fold_percpu(h->gauges, g, h->readings, h->ncpus, err);
-	if (r >= 0)
-		r = bw_fold_scalar(h->counters, cslot, bw_fold_u64(sum), err);
 	return r;
 }
 
 static int cpu_pass(struct bw_scx_health *h, uint64_t mono_ns, struct bw_error *err)
 {
-	uint64_t stall_limit_ns = (uint64_t)h->stall_ms * 1000000ULL;
+	uint64_t stall_limit_ns = (uint64_t)h->stall_ms * 1000000ULL, sums[NGAUGES] = { 0 };
 	bool stall_check = h->hz && h->scx.enabled;
+	struct bw_fold_cpu_value *nr = h->readings, *dsq = nr + h->ncpus, *st = dsq + h->ncpus;
 	int r = 0;
 
 	h->nstall_named = 0;
@@ -828,28 +832,30 @@ static int cpu_pass(struct bw_scx_health *h, uint64_t mono_ns, struct bw_error *
 	for (uint32_t c = 0; c < h->ncpus; c++) {
 		const uint64_t *v = &h->vals[c * 4];
 		struct cpu_state *cs = &h->cpus[c];
-		uint64_t head = h->rq_addr[c] + h->l.rq_runnable_list;
+		uint32_t n = (uint32_t)v[0];
 
-		cs->nr_running = (uint32_t)v[0];
+		cs->nr_running = n;
 		cs->dsq = (uint32_t)v[1];
-		if (v[2] != cs->clock || !cs->clock_changed_ns || cs->nr_running == 0) {
+		nr[c] = (struct bw_fold_cpu_value){ c, bw_fold_u64(n) };
+		dsq[c] = (struct bw_fold_cpu_value){ c, bw_fold_u64(cs->dsq) };
+		sums[G_NR_RUNNING] += n;	/* at most 8192 u32 values */
+		sums[G_DSQ] += cs->dsq;
+		if (v[2] != cs->clock || !cs->clock_changed_ns || n == 0) {
 			cs->clock = v[2];
 			cs->clock_changed_ns = mono_ns;
 		}
 		/* Runnable sched_ext tasks and a runqueue clock that has stood still: wedged. */
-		cs->wedged = h->scx.enabled && cs->nr_running > 0 &&
-			     mono_ns - cs->clock_changed_ns >= stall_limit_ns;
+		cs->wedged = h->scx.enabled && n > 0 && mono_ns - cs->clock_changed_ns >= stall_limit_ns;
 		h->wedged += cs->wedged;
-		cs->nstalled = stall_check && v[3] != head && v[3] ? cpu_stalls(h, c, v[3]) : 0;
+		cs->nstalled = stall_check && v[3] != h->list_head[c] && v[3] ?
+			       cpu_stalls(h, c, v[3]) : 0;
+		st[c] = (struct bw_fold_cpu_value){ c, bw_fold_u64(cs->nstalled) };
+		sums[G_STALLED] += cs->nstalled;
 		if (cs->nstalled && !cs->stalled)
 			h->stall_events++;
 		cs->stalled = cs->nstalled > 0;
 	}
-	r = feed_gauge(h, G_NR_RUNNING, C_NR_RUNNING, offsetof(struct cpu_state, nr_running), err);
-	if (r >= 0)
-		r = feed_gauge(h, G_DSQ, C_DSQ, offsetof(struct cpu_state, dsq), err);
-	if (r >= 0 && stall_check)
-		r = feed_gauge(h, G_STALLED, C_STALLED, offsetof(struct cpu_state, nstalled), err);
+	r = feed_gauges(h, sums, stall_check ? NGAUGES : G_STALLED, err);
 	if (r >= 0)
 		r = bw_fold_scalar(h->counters, C_WEDGED, bw_fold_u64(h->wedged), err);
 	if (r >= 0 && stall_check)
@@ -914,6 +920,8 @@ static void root_changed(struct bw_scx_health *h, uint64_t root, uint64_t mono_n
 	h->root = root;
 	h->last_exit_kind = 0;
 	h->root_ops[0] = '\0';
+	h->events_next_ns = 0;
+	h->have_events = false;
 	if (root) {
 		/* A last look for the previous exit before its record goes. */
 		if (h->log_search)
@@ -1013,17 +1021,20 @@ int bw_scx_health_tick(struct bw_scx_health *h, uint64_t mono_ns, int64_t wall_n
 		return 0;
 	}
 	{
-		size_t n = h->events_ok && h->scx.enabled ? h->nloads : h->nrq_loads;
+		bool events = h->events_ok && h->scx.enabled && mono_ns >= h->events_next_ns;
+		size_t n = events ? h->nloads : h->nrq_loads;
 
 		if (bw_ram_load_batch(h->ram, h->loads, n, h->vals, &done, &e) < 0) {
 			snprintf(h->problem, sizeof(h->problem), "reading the runqueues: %s", e.msg);
 			return 0;
 		}
 		r = cpu_pass(h, mono_ns, err);
-		if (r >= 0 && n > h->nrq_loads)
+		if (r >= 0 && events) {
+			h->events_next_ns = mono_ns + BW_SCX_HEALTH_EVENTS_PERIOD_NS;
 			r = feed_events(h, err);
-		else
+		} else if (!h->events_ok || !h->scx.enabled) {
 			h->have_events = false;
+		}
 	}
 	return r < 0 ? r : 0;
 }

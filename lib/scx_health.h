@@ -43,6 +43,14 @@ struct bw_scx_health;
  * be early, 2 s is what a CI run wants to hear about. */
 #define BW_SCX_HEALTH_STALL_MS_DEFAULT 2000u
 
+/*
+ * The event counters are cumulative and there are 9 to 21 of them per CPU:
+ * they are read at most once a second (and at once for a new scheduler),
+ * which keeps a tick at a few loads per CPU; the runqueues, the exit record
+ * and stalls are read every tick.
+ */
+#define BW_SCX_HEALTH_EVENTS_PERIOD_NS 1000000000ULL
+
 int bw_scx_health_new(struct bw_kernel *k, uint32_t stall_ms, uint64_t mono_ns, int64_t wall_ns,
 		      struct bw_scx_health **out, struct bw_error *err);
 void bw_scx_health_free(struct bw_scx_health *h);
