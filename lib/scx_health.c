@@ -210,6 +210,8 @@ struct bw_scx_health {
 	uint64_t attach_seq;		/* the log's next seq when the scheduler attached */
 	bool log_search;
 	uint64_t log_deadline_ns, log_next_try_ns;
+	bool exit_clear_pending;	/* a new scheduler attached: drop the record once enabled */
+	uint64_t events_mono_ns;	/* when the counters were last read */
 };
 
 /* ---- layout ---- */
@@ -598,7 +600,8 @@ static void exit_capture(struct bw_scx_health *h, uint64_t mono_ns, int64_t wall
 	    bw_kernel_read(h->k, ei + h->l.ei_msg, &msg, sizeof(msg), NULL) < 0 ||
 	    bw_kernel_read(h->k, ei + h->l.ei_dump, &dump, sizeof(dump), NULL) < 0)
 		return;
-	if (!x->valid || x->missed) {
+	if (!x->valid || x->missed || h->exit_clear_pending) {
+		h->exit_clear_pending = false;
 		exit_clear(x);
 		x->mono_ns = mono_ns;
 		x->wall_ns = wall_ns;
@@ -718,8 +721,9 @@ static void exit_finish(struct bw_scx_health *h, uint64_t mono_ns, int64_t wall_
 {
 	struct exit_record *x = &h->exit;
 
-	if (x->valid)
+	if (x->valid && !h->exit_clear_pending)
 		return;
+	h->exit_clear_pending = false;
 	exit_clear(x);
 	x->valid = true;
 	x->missed = true;
@@ -928,7 +932,8 @@ static void root_changed(struct bw_scx_health *h, uint64_t root, uint64_t mono_n
 			log_search(h, h->log_deadline_ns);
 		h->log_search = false;
 		h->attaches++;
-		exit_clear(&h->exit);
+		/* The last exit stays readable until the new scheduler is enabled. */
+		h->exit_clear_pending = true;
 		bw_kernel_flush_translations(h->k);
 		if (!h->log || bw_printk_ring_next_seq(h->log, &h->attach_seq, NULL) < 0)
 			h->attach_seq = 0;
@@ -978,6 +983,10 @@ int bw_scx_health_tick(struct bw_scx_health *h, uint64_t mono_ns, int64_t wall_n
 			h->last_exit_kind = exit_kind;
 			exit_capture(h, mono_ns, wall_ns);
 		}
+	}
+	if (h->exit_clear_pending && h->scx.enabled && h->scx.root == h->root) {
+		h->exit_clear_pending = false;
+		exit_clear(&h->exit);
 	}
 	if (h->log_search && mono_ns >= h->log_next_try_ns)
 		log_search(h, mono_ns);
@@ -1031,6 +1040,7 @@ int bw_scx_health_tick(struct bw_scx_health *h, uint64_t mono_ns, int64_t wall_n
 		r = cpu_pass(h, mono_ns, err);
 		if (r >= 0 && events) {
 			h->events_next_ns = mono_ns + BW_SCX_HEALTH_EVENTS_PERIOD_NS;
+			h->events_mono_ns = mono_ns;
 			r = feed_events(h, err);
 		} else if (!h->events_ok || !h->scx.enabled) {
 			h->have_events = false;
@@ -1147,12 +1157,15 @@ int bw_scx_health_status_json(const struct bw_scx_health *h, json_t **out, struc
 	for (uint32_t c = 0; c < h->ncpus; c++)
 		if (h->cpus[c].wedged && json_array_append_new(wedged, json_integer(c)))
 			goto oom;
-	*out = json_pack("{s:o, s:o, s:b, s:o, s:O, s:o, s:I, s:O, s:O, s:o, s:{s:o, s:o}}",
+	*out = json_pack("{s:o, s:o, s:b, s:o, s:O, s:o, s:o, s:I, s:O, s:O, s:o, s:{s:o, s:o}}",
 			 "state", str_or_null(h->have_state ? h->state : NULL),
 			 "ops", str_or_null(h->scx.enabled ? h->scx.ops_name : NULL),
 			 "enabled", h->scx.enabled,
 			 "bypass_depth", h->have_bypass ? json_integer(h->bypass_depth) : json_null(),
-			 "events", events, "hz", h->hz ? json_integer(h->hz) : json_null(),
+			 "events", events,
+			 "events_mono_ns", h->have_events ? json_integer((json_int_t)h->events_mono_ns) :
+			 json_null(),
+			 "hz", h->hz ? json_integer(h->hz) : json_null(),
 			 "stall_ms", (json_int_t)h->stall_ms, "stalls", stalls, "wedged_cpus", wedged,
 			 "problem", str_or_null(h->problem),
 			 "layout", "events", str_or_null(ev_modes[h->l.ev]),

@@ -68,7 +68,8 @@ int bw_scx_health_metrics_json(const struct bw_scx_health *h, json_t *metrics,
 			       struct bw_error *err);
 
 /*
- * The last exit record, whatever the window:
+ * The last exit record, whatever the window, kept until the next scheduler
+ * is enabled:
  *   {"attached": bool, "ops": str|null, "state": str|null,
  *    "exit": null | {"ops", "kind", "kind_name", "code" (null from the log),
  *                    "reason", "msg", "dump", "missed": bool,
@@ -84,6 +85,7 @@ int bw_scx_health_exit_json(const struct bw_scx_health *h, json_t **out, struct 
 /*
  * What the kernel side looks like now:
  *   {"state", "ops", "enabled", "bypass_depth", "events": {name: N},
+ *    "events_mono_ns": when they were read (CLOCK_MONOTONIC)|null,
  *    "hz": N|null, "stall_ms", "stalls": [{"cpu", "pid", "comm",
  *    "waiting_ms", "runnable_at"}], "wedged_cpus": [N], "problem": str|null,
  *    "layout": {"events": "pcpu"|"event_stats_cpu"|null, "bypass_depth":

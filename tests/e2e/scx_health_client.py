@@ -70,14 +70,23 @@ def poll(sock, console, out, done, timeout):
                 o1 = size(console)
                 x = request(sock, "exit")
                 f.write(json.dumps({"what": "exit", "o1": o1, "o2": size(console), "reply": x}) + "\n")
+                # A reading taken after o1: two fresh ticks, and event counters read
+                # after it too (they are read once a second; same clock as the daemon's).
                 st = request(sock, "status")
                 t0 = st.get("ticks", 0)
                 o1 = size(console)
-                while time.monotonic() < end:
+                t1 = time.monotonic_ns()
+                wait_end = min(end, time.monotonic() + 3)
+                while time.monotonic() < wait_end:
                     st = request(sock, "status")
-                    if st.get("ticks", 0) >= t0 + 2:
+                    h = st.get("sched_ext") or {}
+                    fresh = h.get("events_mono_ns") is None or h["events_mono_ns"] >= t1
+                    if st.get("ticks", 0) >= t0 + 2 and (fresh or not h.get("enabled")):
                         break
                     time.sleep(0.03)
+                h = st.get("sched_ext") or {}
+                if h.get("events_mono_ns") is not None and h["events_mono_ns"] < t1:
+                    h["events"] = {}    # stale counters: not a reading of this span
                 f.write(json.dumps({"what": "status", "o1": o1, "o2": size(console),
                                     "reply": st.get("sched_ext")}) + "\n")
                 f.flush()

@@ -873,6 +873,8 @@ int main(int argc, char **argv)
 				report_error("commanding the demo scheduler", err);
 		}
 		if (demo.link && ejected && ejections < cycles) {
+			/* A moment for the host to look at the ejected state. */
+			sleep_ms(1000);
 			demo_detach(&demo);
 			if (demo_attach(&demo))
 				return 1;

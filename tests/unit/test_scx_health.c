@@ -273,8 +273,16 @@ START_TEST(test_exit_record)
 			 "scx_bpf_error");
 	json_decref(m);
 
-	/* The next attach clears it; a scheduler gone between two ticks is a missed exit. */
+	/* A new scheduler still enabling: the last exit stays readable. */
 	attach(&f);
+	tk_put(f.tk, f.tk->scx_state, 0, 4);	/* SCX_ENABLING */
+	tick(&f);
+	x = exit_rec(&f);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(x, "exit"), "kind")),
+			 1025);
+	json_decref(x);
+	/* Enabled: it goes; a scheduler gone between two ticks is then a missed exit. */
+	tk_put(f.tk, f.tk->scx_state, 1, 4);
 	tick(&f);
 	x = exit_rec(&f);
 	ck_assert(json_is_null(json_object_get(x, "exit")));
