@@ -53,6 +53,7 @@
 #include <jansson.h>
 
 #include "ctl_conn.h"
+#include "ctl_exit.h"
 #include "ctl_expr.h"
 #include "ctl_render.h"
 #include "ctl_top.h"
@@ -89,6 +90,7 @@ struct args {
 	bool count_set;
 	double interval;		/* top */
 	bool interval_set;
+	bool follow;			/* dmesg */
 	char **pos;			/* command and its arguments */
 	int npos;
 	char socket_buf[256];
@@ -120,6 +122,10 @@ static void usage(FILE *out)
 	      "  assert EXPR...      check 'KEY OP NUMBER' for each EXPR; OP: < <= > >= == !=\n"
 	      "                      NUMBER: integer, 0x hex, negative, or real (0.5, 1e3);\n"
 	      "                      integers compare exactly (all 64 bits), an absent key fails\n"
+	      "  exit                the scheduler's last exit record, as the kernel logs it;\n"
+	      "                      exit 0 attached (or a clean exit), 1 disabled by an error\n"
+	      "  dmesg               the guest kernel's log, read out of guest memory\n"
+	      "      --follow        keep printing new lines until interrupted\n"
 	      "  top                 live view (q quits); without a terminal: one frame\n"
 	      "      --interval S    seconds between refreshes (default 1)\n"
 	      "\n"
@@ -695,6 +701,97 @@ static int run_top(struct args *a)
 	return EXIT_OK;
 }
 
+/* exit: the kernel's exit record of the last scheduler; status as ctl_exit_status(). */
+static int run_exit(struct args *a)
+{
+	json_t *reply;
+	int code = request(a, cmd_request("exit"), &reply, a->json);
+
+	if (code >= 0)
+		return code;
+	if (!ctl_reply_ok(reply)) {
+		code = error_reply(reply);
+		json_decref(reply);
+		return finish_output(code);
+	}
+	code = ctl_exit_status(reply);
+	if (!a->json && ctl_render_exit(stdout, reply) < 0) {
+		json_decref(reply);
+		fputs("bpfwatchctl: out of memory\n", stderr);
+		return EXIT_NO;
+	}
+	json_decref(reply);
+	return finish_output(code);
+}
+
+/* How often dmesg --follow asks for new lines. */
+#define DMESG_FOLLOW_MS 500
+
+/* dmesg [--follow]: the guest kernel's log, as dmesg prints it ([seconds] text). */
+static int run_dmesg(struct args *a)
+{
+	json_int_t next = 0;
+	int code;
+
+	if (a->follow)
+		catch_signals(false);
+	for (;;) {
+		json_t *req = json_pack("{s:s, s:I}", "cmd", "dmesg", "from_seq", next), *reply;
+		const json_t *recs, *rec;
+		size_t i;
+
+		code = request(a, req, &reply, a->json);
+		if (code >= 0)
+			return stop_requested ? EXIT_OK : code;
+		if (!ctl_reply_ok(reply)) {
+			code = error_reply(reply);
+			json_decref(reply);
+			return finish_output(code);
+		}
+		recs = json_object_get(reply, "records");
+		json_array_foreach(recs, i, rec) {
+			json_int_t ts = json_integer_value(json_object_get(rec, "ts_nsec"));
+			const char *text = json_string_value(json_object_get(rec, "text"));
+
+			/* As the kernel prints a record of several lines: each with its stamp. */
+			for (const char *p = text ? text : ""; !a->json;) {
+				const char *nl = strchr(p, '\n');
+				char *line = strndup(p, nl ? (size_t)(nl - p) : strlen(p));
+				char *t = line ? ctl_printable(line) : NULL;
+
+				free(line);
+				if (!t) {
+					json_decref(reply);
+					fputs("bpfwatchctl: out of memory\n", stderr);
+					return EXIT_NO;
+				}
+				printf("[%5lld.%06lld] %s\n", (long long)(ts / 1000000000),
+				       (long long)(ts % 1000000000 / 1000), t);
+				free(t);
+				if (!nl)
+					break;
+				p = nl + 1;
+			}
+		}
+		if (json_is_integer(json_object_get(reply, "next_seq")))
+			next = json_integer_value(json_object_get(reply, "next_seq"));
+		code = json_is_true(json_object_get(reply, "more"));
+		json_decref(reply);
+		if (fflush(stdout) != 0)
+			return finish_output(EXIT_NO);
+		if (code)
+			continue;	/* more right away */
+		if (!a->follow || stop_requested)
+			break;
+		for (int64_t until = ctl_now_ms() + DMESG_FOLLOW_MS; ctl_now_ms() < until;) {
+			if (stop_requested)
+				return finish_output(EXIT_OK);
+			usleep(20000);
+		}
+	}
+	return finish_output(EXIT_OK);
+}
+
 static const struct command commands[] = {
 	{ "status", 0, 0, run_simple },
 	{ "metrics", 0, 0, run_simple },
@@ -707,6 +804,8 @@ static const struct command commands[] = {
 	{ "get", 1, 1, run_get },
 	{ "wait", 1, 1, run_wait },
 	{ "assert", 1, -1, run_assert },
+	{ "exit", 0, 0, run_exit },
+	{ "dmesg", 0, 0, run_dmesg },
 	{ "top", 0, 0, run_top },
 };
 
@@ -783,6 +882,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->json = true;
 		} else if (is_opt(arg, "--openmetrics", NULL, false)) {
 			a->openmetrics = true;
+		} else if (is_opt(arg, "--follow", "-f", false)) {
+			a->follow = true;
 		} else if (is_opt(arg, "--socket", "-s", true)) {
 			v = option_value(argc, argv, &i, arg, arg[1] == '-' ? 8 : 2);
 			if (!v)
@@ -903,6 +1004,10 @@ int main(int argc, char **argv)
 	}
 	if (a.count_set && strcmp(cmd->name, "subscribe")) {
 		code = usage_error("--count goes with subscribe only");
+		goto out;
+	}
+	if (a.follow && strcmp(cmd->name, "dmesg")) {
+		code = usage_error("--follow goes with dmesg only");
 		goto out;
 	}
 	if (a.interval_set && strcmp(cmd->name, "top")) {

@@ -21,7 +21,7 @@
 #define GROUP_BUF_MAX (1u << 20)
 
 enum section_id { SEC_NONE, SEC_GUEST, SEC_SAMPLING, SEC_SOCKET, SEC_METRICS, SEC_WATCH,
-		  SEC_CLIENTS };
+		  SEC_CLIENTS, SEC_KERNEL };
 
 enum key_id {
 	K_MEMORY, K_MEMORY_PID, K_LAYOUT, K_VMLINUX, K_SYSTEM_MAP, K_BTF,
@@ -31,6 +31,7 @@ enum key_id {
 	K_WATCH_DIR,
 	K_MAX_CLIENTS, K_MAX_PER_USER, K_IDLE_TIMEOUT, K_QUEUE_MAX, K_SUB_QUEUE_MAX,
 	K_BUFFER_TOTAL_MAX, K_CONTROL_USERS, K_CONTROL_GROUPS,
+	K_KERNEL_METRICS, K_STALL_MS,
 	K_COUNT,
 };
 
@@ -61,6 +62,8 @@ static const struct {
 	[K_BUFFER_TOTAL_MAX] = { SEC_CLIENTS, "BufferTotalMaxBytes", false },
 	[K_CONTROL_USERS] = { SEC_CLIENTS, "ControlUsers", false },
 	[K_CONTROL_GROUPS] = { SEC_CLIENTS, "ControlGroups", false },
+	[K_KERNEL_METRICS] = { SEC_KERNEL, "Metrics", false },
+	[K_STALL_MS] = { SEC_KERNEL, "StallMSec", false },
 };
 
 static const struct {
@@ -76,6 +79,7 @@ static const struct {
 	[SEC_CLIENTS] = { "Clients", "MaxClients, MaxClientsPerUser, IdleTimeoutSec, "
 			  "QueueMaxBytes, SubscriberQueueMaxBytes, BufferTotalMaxBytes, "
 			  "ControlUsers or ControlGroups" },
+	[SEC_KERNEL] = { "Kernel", "Metrics or StallMSec" },
 };
 
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
@@ -92,6 +96,8 @@ void config_init(struct daemon_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->memory_fd = -1;
 	cfg->interval_ms = CONFIG_DEFAULT_INTERVAL_MS;
+	cfg->kernel_metrics = true;
+	cfg->stall_ms = CONFIG_DEFAULT_STALL_MS;
 	cfg->socket_mode = CONFIG_DEFAULT_SOCKET_MODE;
 	cfg->file_mode = -1;
 	cfg->limits.max_clients = CONFIG_DEFAULT_MAX_CLIENTS;
@@ -421,6 +427,27 @@ static int apply_key(struct parse_state *ps, enum key_id k, const char *v, size_
 		cfg->nwatch_dirs++;
 		cfg->watch_dirs_set = true;
 		return 0;
+	case K_KERNEL_METRICS:
+		if (ini_word_eq(v, vlen, "yes") || ini_word_eq(v, vlen, "true") ||
+		    ini_word_eq(v, vlen, "1") || ini_word_eq(v, vlen, "on"))
+			cfg->kernel_metrics = true;
+		else if (ini_word_eq(v, vlen, "no") || ini_word_eq(v, vlen, "false") ||
+			 ini_word_eq(v, vlen, "0") || ini_word_eq(v, vlen, "off"))
+			cfg->kernel_metrics = false;
+		else
+			return ini_line_error(err, -EINVAL, name, line,
+					      "Metrics=\"%s\": not a boolean (yes or no)",
+					      ini_quote(v, vlen, q, sizeof(q)));
+		return 0;
+	case K_STALL_MS:
+		r = parse_decimal(v, vlen, CONFIG_STALL_MS_MAX, &n);
+		if (r < 0 || n == 0)
+			return ini_line_error(err, -EINVAL, name, line,
+					      "StallMSec=\"%s\": not a whole number of "
+					      "milliseconds in 1..%u", ini_quote(v, vlen, q, sizeof(q)),
+					      CONFIG_STALL_MS_MAX);
+		cfg->stall_ms = (unsigned int)n;
+		return 0;
 	case K_COUNT:
 		break;
 	}
@@ -441,7 +468,7 @@ static int on_section(void *userdata, const char *sname, size_t len, unsigned in
 		}
 	return ini_line_error(err, -EINVAL, ps->name, line,
 			      "unknown section [%s] (expected Guest, Sampling, Socket, Metrics, "
-			      "Watch or Clients)", ini_quote(sname, len, q, sizeof(q)));
+			      "Kernel, Watch or Clients)", ini_quote(sname, len, q, sizeof(q)));
 }
 
 static int on_key(void *userdata, const char *key, size_t klen, const char *v, size_t vlen,

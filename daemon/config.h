@@ -50,6 +50,12 @@
  *     ControlGroups=bpfwatch-ctl   and groups (names or gids), space-separated
  *                                (default: root and the daemon's own user)
  *
+ *     [Kernel]
+ *     Metrics=yes                the built-in sched_ext_* metrics (scx_health.h);
+ *                                yes/no, true/false, on/off, 1/0 (default yes)
+ *     StallMSec=2000             a runnable sched_ext task waiting longer is
+ *                                stalled: 1..CONFIG_STALL_MS_MAX (default 2000)
+ *
  *     [Watch]
  *     Directory=/srv/watch.d     repeatable, at most CONFIG_WATCH_DIRS_MAX:
  *                                the watch directories in precedence order,
@@ -90,6 +96,9 @@
 /* An hour: a longer interval is a typo, and the window math stays small. */
 #define CONFIG_INTERVAL_MS_MAX 3600000u
 #define CONFIG_DEFAULT_SOCKET_MODE 0660
+#define CONFIG_DEFAULT_STALL_MS 2000u
+/* The kernel's watchdog timeout tops out at 30 s by default; ten minutes is a typo. */
+#define CONFIG_STALL_MS_MAX 600000u
 #define CONFIG_SOCKET_DIR "/run/bpfwatch"
 /* sizeof(sockaddr_un.sun_path) less the NUL the path needs. */
 #define CONFIG_SOCKET_PATH_MAX 107
@@ -148,6 +157,10 @@ struct daemon_config {
 	struct config_limits limits;
 	char *control_users;		/* NULL: root and the daemon's user */
 	char *control_groups;		/* NULL: none */
+
+	/* [Kernel] */
+	bool kernel_metrics;
+	unsigned int stall_ms;		/* 1..CONFIG_STALL_MS_MAX */
 
 	/* [Watch]: the watch search path when watch_dirs_set, else watch_dirs_default() */
 	bool watch_dirs_set;

@@ -174,6 +174,44 @@ static void frame_header(struct lines *l, const struct ctl_top_view *v)
 	free(state);
 }
 
+/* The kernel's side (status "sched_ext"): state, bypass, stalled tasks; events and the exit
+ * record are among the metrics. */
+static void frame_sched_ext(struct lines *l, const json_t *h)
+{
+	const json_t *stalls = json_object_get(h, "stalls");
+	char *a, *b, *c, *d;
+	size_t i;
+	json_t *t;
+
+	if (!json_is_object(h))
+		return;
+	a = member_text(h, "state");
+	b = member_text(h, "ops");
+	c = member_text(h, "bypass_depth");
+	d = ctl_json_text(json_object_get(h, "wedged_cpus"));
+	add(l, false, "sched_ext %s, ops %s, bypass depth %s, %zu stalled, wedged CPUs %s", a, b, c,
+	    json_array_size(stalls), d ? d : "?");
+	free(a);
+	free(b);
+	free(c);
+	free(d);
+	json_array_foreach(stalls, i, t) {
+		if (i == TOP_UNRESOLVED_SHOWN) {
+			add(l, true, "  ...");
+			break;
+		}
+		a = member_text(t, "cpu");
+		b = member_text(t, "pid");
+		c = member_text(t, "comm");
+		d = member_text(t, "waiting_ms");
+		add(l, true, "  STALL CPU %s: pid %s (%s) runnable for %s ms", a, b, c, d);
+		free(a);
+		free(b);
+		free(c);
+		free(d);
+	}
+}
+
 static void frame_status(struct lines *l, const json_t *st)
 {
 	const json_t *kernel = json_object_get(st, "kernel");
@@ -210,6 +248,7 @@ static void frame_status(struct lines *l, const json_t *st)
 	} else {
 		add(l, false, "no active scheduler");
 	}
+	frame_sched_ext(l, json_object_get(st, "sched_ext"));
 	a = member_text(st, "ticks");
 	ctl_json_double(json_object_get(st, "interval_ms"), &interval);
 	if (json_is_object(tick_ns) && ctl_json_double(json_object_get(tick_ns, "mean"), &mean) &&

@@ -19,10 +19,13 @@
 #include "engine.h"
 #include "guest_ram.h"
 #include "kernel.h"
+#include "kernel_requests.h"
 #include "log.h"
 #include "notify.h"
 #include "openmetrics.h"
+#include "printk_ring.h"
 #include "ram_layout.h"
+#include "scx_health.h"
 #include "scx_stats.h"
 #include "server.h"
 #include "watch.h"
@@ -76,6 +79,8 @@ struct service {
 	struct bw_ram *ram;
 	struct bw_kernel *kernel;
 	struct bw_engine *engine;
+	struct bw_scx_health *health;	/* NULL: [Kernel] Metrics=no or no sched_ext */
+	struct bw_printk_ring *log;	/* the guest kernel's log; NULL: not readable */
 	struct bw_watch_set *watches;	/* the loaded set; the engine holds a copy */
 
 	/* Kept when the engine goes (guest gone): metrics outlive the guest. */
@@ -131,11 +136,29 @@ static void set_state(struct service *s, enum service_state state, const char *r
 
 /* ---- guest attach / detach ---------------------------------------------- */
 
+/* The engine's metrics reply with the kernel health metrics added to "metrics". */
+static int live_metrics(struct service *s, json_t **out)
+{
+	int r;
+
+	*out = NULL;
+	if (!s->engine)
+		return -ENOENT;
+	r = bw_engine_metrics_json(s->engine, out, NULL);
+	if (r >= 0 && s->health)
+		r = bw_scx_health_metrics_json(s->health, json_object_get(*out, "metrics"), NULL);
+	if (r < 0) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return r;
+}
+
 static void keep_metrics(struct service *s)
 {
 	json_t *m = NULL;
 
-	if (s->engine && bw_engine_metrics_json(s->engine, &m, NULL) == 0) {
+	if (live_metrics(s, &m) == 0) {
 		json_decref(s->last_metrics);
 		s->last_metrics = m;
 	}
@@ -144,6 +167,10 @@ static void keep_metrics(struct service *s)
 static void drop_guest(struct service *s)
 {
 	keep_metrics(s);
+	bw_scx_health_free(s->health);
+	s->health = NULL;
+	bw_printk_ring_free(s->log);
+	s->log = NULL;
 	bw_engine_free(s->engine);
 	s->engine = NULL;
 	bw_kernel_free(s->kernel);
@@ -242,6 +269,14 @@ static int try_attach(struct service *s)
 		set_state(s, STATE_LOCATING_KERNEL, err.msg);
 		return r;
 	}
+	if (s->cfg->kernel_metrics &&
+	    bw_scx_health_new(s->kernel, s->cfg->stall_ms,
+			      s->window_mono_ns ? s->window_mono_ns : clock_mono_ns(),
+			      s->window_wall_ns ? s->window_wall_ns : clock_wall_ns(), &s->health,
+			      &err) < 0)
+		log_msg(LOG_WARNING, "no sched_ext kernel metrics: %s", err.msg);
+	if (bw_printk_ring_open(s->kernel, &s->log, &err) < 0)
+		log_msg(LOG_WARNING, "no kernel log (dmesg): %s", err.msg);
 	{
 		struct bw_kernel_info info;
 
@@ -434,6 +469,8 @@ static int on_tick(sd_event_source *src, uint64_t usec, void *userdata)
 		return 0;
 	if (bw_engine_tick(s->engine, start, clock_wall_ns(), &err) < 0)
 		log_msg(LOG_WARNING, "tick: %s", err.msg);
+	if (s->health && bw_scx_health_tick(s->health, start, clock_wall_ns(), &err) < 0)
+		log_msg(LOG_WARNING, "sched_ext health: %s", err.msg);
 	cost = clock_mono_ns() - start;
 	s->ticks++;
 	s->tick_last_ns = cost;
@@ -499,6 +536,8 @@ static int reload(struct service *s, struct bw_error *err)
 	} else {
 		bw_watch_set_free(s->watches);
 		s->watches = set;
+		if (s->health)
+			bw_scx_health_reset(s->health, clock_mono_ns(), clock_wall_ns());
 		/* Both halves of the window start: the next engine starts a new window. */
 		s->window_mono_ns = 0;
 		s->window_wall_ns = 0;
@@ -535,7 +574,7 @@ static json_t *metrics_object(struct service *s)
 {
 	json_t *m = NULL;
 
-	if (s->engine && bw_engine_metrics_json(s->engine, &m, NULL) == 0)
+	if (live_metrics(s, &m) == 0)
 		return m;
 	if (s->last_metrics)
 		return json_deep_copy(s->last_metrics);
@@ -656,6 +695,8 @@ static json_t *status_reply(struct service *s)
 	if (engine && reply)
 		json_object_set(reply, "engine", json_object_get(engine, "state"));
 	json_decref(engine);
+	if (reply && s->health)
+		json_object_set_new(reply, "sched_ext", kernel_health_status(s->health));
 	return reply;
 }
 
@@ -721,6 +762,8 @@ static json_t *on_request(void *userdata, struct server_client *c, const char *c
 
 		if (s->engine)
 			bw_engine_reset(s->engine, mono, wall);
+		if (s->health)
+			bw_scx_health_reset(s->health, mono, wall);
 		s->window_mono_ns = mono;
 		s->window_wall_ns = wall;
 		json_decref(s->last_metrics);
@@ -732,12 +775,16 @@ static json_t *on_request(void *userdata, struct server_client *c, const char *c
 			return server_reply_error("bad_args", "watch set refused: %s", err.msg);
 		return ok(json_pack("{s:I}", "watches", (json_int_t)bw_watch_set_count(s->watches)));
 	}
+	if (!strcmp(cmd, "exit"))
+		return kernel_exit_reply(s->health, s->engine ? NULL : state_names[s->state]);
+	if (!strcmp(cmd, "dmesg"))
+		return kernel_dmesg_reply(s->log, req, s->engine ? NULL : state_names[s->state]);
 	if (!strcmp(cmd, "subscribe")) {
 		server_client_subscribe(c);
 		return ok(json_pack("{s:b}", "subscribed", 1));
 	}
 	return server_reply_error("unknown_cmd", "unknown command \"%s\" (status, metrics, sample, "
-				  "maps, watches, reset, reload, subscribe)", cmd);
+				  "maps, watches, reset, reload, exit, dmesg, subscribe)", cmd);
 }
 
 static json_t *on_scx_metrics(void *userdata)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ini.h"
+#include "scx_health.h"
 
 /* The admin's drop-ins live in SYSCONFDIR/bpfwatch (the Makefile passes it). */
 #ifndef BW_SYSCONFDIR
@@ -98,6 +99,20 @@ static int section_finish(struct bw_watch_set *set, const char *name, struct sec
 		.source_file = name,
 		.source_line = sec->line,
 	};
+	/* Keys of the built-in kernel metrics are the daemon's own. */
+	if (w.object) {
+		size_t olen = strlen(w.object), plen = strlen(BW_SCX_HEALTH_PREFIX);
+		bool clash = olen >= plen ? strncmp(w.object, BW_SCX_HEALTH_PREFIX, plen) == 0 :
+			     strncmp(w.object, BW_SCX_HEALTH_PREFIX, olen) == 0 &&
+			     BW_SCX_HEALTH_PREFIX[olen] == '_' &&
+			     strncmp(w.label, BW_SCX_HEALTH_PREFIX + olen + 1, plen - olen - 1) == 0;
+
+		if (clash)
+			return ini_line_error(err, -EINVAL, name, sec->line,
+					      "Object=%s with Label=%s gives keys starting with \"%s\", "
+					      "which belong to the built-in sched_ext metrics",
+					      w.object, w.label, BW_SCX_HEALTH_PREFIX);
+	}
 	/* The set's messages already start with "name:line: ". */
 	return bw_watch_set_add(set, &w, err);
 }

@@ -25,6 +25,46 @@
 #define BW_IDENT 0xb0d3b0d3c0ffee01ULL
 #define BW_STATE_HI 0xb0b0
 
+/* ---- test control: the loader asks the scheduler to fail (see bw_demo.h) ---- */
+
+extern void scx_bpf_error_bstr(char *fmt, unsigned long long *data, u32 data__sz) __ksym;
+
+/* Only the demo has it: the decoy never fails on purpose. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct bw_control);
+} bw_control SEC(".maps");
+
+static u32 control_cmd(void)
+{
+	u32 zero = 0;
+	struct bw_control *c = bpf_map_lookup_elem(&bw_control, &zero);
+
+	return c ? c->cmd : BW_CTL_RUN;
+}
+
+/*
+ * scx_bpf_error() is a macro over this kfunc.  The format comes with the
+ * command (the loader writes it), so the demo's global sections stay those
+ * the decoy mirrors.
+ */
+static void control_error(void)
+{
+	u32 zero = 0;
+	struct bw_control *c = bpf_map_lookup_elem(&bw_control, &zero);
+	unsigned long long data[1];
+
+	if (!c)
+		return;
+	data[0] = c->seq;
+	c->fmt[BW_CTL_FMT_LEN - 1] = '\0';
+	scx_bpf_error_bstr(c->fmt, data, sizeof(data));
+}
+
+/* ---- end of test control ---- */
+
 static void count_slot(const struct task_struct *p)
 {
 	u32 key = (u32)p->pid % BW_NR_SLOTS;
@@ -111,7 +151,7 @@ s32 BW_OPS(bw_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 
 	__sync_fetch_and_add(&stats.ops.select_cpus, 1);
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
-	if (is_idle) {
+	if (is_idle && control_cmd() != BW_CTL_STALL) {
 		__sync_fetch_and_add(&stats.ops.direct, 1);
 		simple_stat_inc(0);
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, ro_slice_ns, 0);
@@ -131,6 +171,13 @@ void BW_OPS(bw_enqueue, struct task_struct *p, u64 enq_flags)
 void BW_OPS(bw_dispatch, s32 cpu, struct task_struct *prev)
 {
 	__sync_fetch_and_add(&stats.ops.dispatches, 1);
+	switch (control_cmd()) {
+	case BW_CTL_STALL:
+		return;		/* nothing runs: the kernel's watchdog must eject us */
+	case BW_CTL_ERROR:
+		control_error();
+		return;
+	}
 	scx_bpf_dsq_move_to_local(BW_DSQ_ID);
 }
 
@@ -167,6 +214,8 @@ void BW_OPS(bw_tick, struct task_struct *p)
 	state.word = ((u64)BW_STATE_HI << 32) | (u32)t;
 	state.bits.tick_mod = t % 64;
 	state.drift = -(s64)t;
+	if (control_cmd() == BW_CTL_ERROR)
+		control_error();
 	__sync_fetch_and_add(&data_counter, 1);
 
 	cs = bpf_map_lookup_elem(&cpu_stats, &zero);
@@ -241,5 +290,7 @@ struct sched_ext_ops bw_demo_ops = {
 	.init_task = (void *)bw_init_task,
 	.init = (void *)bw_init,
 	.exit = (void *)bw_exit,
+	/* Short, so a stall test is ejected in seconds (the loader may override it). */
+	.timeout_ms = BW_TIMEOUT_MS,
 	.name = "bw_demo",
 };

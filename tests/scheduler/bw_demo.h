@@ -135,4 +135,25 @@ struct bw_hval {
 	u32 pad;
 };
 
+/*
+ * Value of the demo's array "bw_control" (one entry), written by the loader
+ * to make the scheduler fail on purpose: BW_CTL_ERROR calls scx_bpf_error()
+ * with fmt and seq from the next tick or dispatch on; BW_CTL_STALL stops
+ * dispatching (and direct dispatch from select_cpu), so runnable tasks wait
+ * until the kernel's watchdog ejects the scheduler.
+ */
+#define BW_CTL_RUN 0
+#define BW_CTL_ERROR 1
+#define BW_CTL_STALL 2
+#define BW_CTL_FMT_LEN 64
+/* ops.timeout_ms: the kernel's watchdog ejects a stalled demo after this long. */
+#define BW_TIMEOUT_MS 10000
+
+struct bw_control {
+	u32 cmd;
+	u32 pad;
+	u64 seq;                  /* printed in the error message */
+	char fmt[BW_CTL_FMT_LEN]; /* the error's format, one %llu for seq */
+};
+
 #endif /* BW_DEMO_H */

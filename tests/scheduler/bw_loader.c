@@ -22,6 +22,10 @@
  *   BWGUEST-STATE <seq> state=<s> ops=<name or -> demo_gen=<gen>
  *   BWGUEST <seq> <obj> <map> <field.path> [key<K>] [cpu<N>] <value>
  *   BWGUEST-END <seq> <CLOCK_MONOTONIC ns>
+ *   BWGUEST-SCXEV <seq> <SCX_EV_NAME> <value>   (each line of
+ *               /sys/kernel/sched_ext/root/events, inside BEGIN..END)
+ *   BWGUEST-EVENT command error|stall seq=<n>  (the demo was told to fail)
+ *   BWGUEST-EVENT ejections <n>               (after --eject-cycles is done)
  *
  * <obj> is "demo" or "decoy"; <gen> counts demo instances (1, then 2 after a
  * replace; the decoy is always 1).  <map> is libbpf's full map name
@@ -103,6 +107,8 @@ struct walk {
 
 static volatile sig_atomic_t stop;
 static bool verbose;
+/* --no-maps: samples hold the sched_ext state and events only (a light console). */
+static bool no_maps;
 static int nr_cpus;
 
 static void on_signal(int sig)
@@ -159,6 +165,39 @@ static void scx_state(char *state, size_t ssize, char *ops, size_t osize)
 {
 	read_line(SCX_SYSFS "/state", state, ssize);
 	read_line(SCX_SYSFS "/root/ops", ops, osize);
+}
+
+/* The kernel's event counters as the guest reads them (6.16+: root/events). */
+static void print_scx_events(unsigned long long seq)
+{
+	FILE *f = fopen(SCX_SYSFS "/root/events", "re");
+	char line[256], name[128];
+	long long v;
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%127s %lld", name, &v) == 2)
+			printf("BWGUEST-SCXEV %llu %s %lld\n", seq, name, v);
+	fclose(f);
+}
+
+/* ---- test control: tell the demo to fail (bw_demo.h, struct bw_control) ---- */
+
+static int demo_command(struct bw_obj *demo, __u32 cmd, unsigned long long seq)
+{
+	struct bw_control c = { .cmd = cmd, .seq = seq };
+	struct bpf_map *map = bpf_object__find_map_by_name(demo->obj, "bw_control");
+	__u32 zero = 0;
+
+	snprintf(c.fmt, sizeof(c.fmt), "bw_demo: error requested by the test (seq %%llu)");
+	if (!map)
+		return -ENOENT;
+	if (bpf_map_update_elem(bpf_map__fd(map), &zero, &c, BPF_ANY))
+		return -errno;
+	printf("BWGUEST-EVENT command %s seq=%llu\n", cmd == BW_CTL_ERROR ? "error" : "stall", seq);
+	fflush(stdout);
+	return 0;
 }
 
 /* ---- printing values through BTF ---- */
@@ -662,8 +701,11 @@ static void sample(unsigned long long seq, const struct bw_obj *decoy,
 	scx_state(state, sizeof(state), ops, sizeof(ops));
 	printf("BWGUEST-STATE %llu state=%s ops=%s demo_gen=%u\n", seq, state, ops,
 	       demo->obj ? demo->gen : 0);
-	dump_object(seq, demo);
-	dump_object(seq, decoy);
+	print_scx_events(seq);
+	if (!no_maps) {
+		dump_object(seq, demo);
+		dump_object(seq, decoy);
+	}
 	printf("BWGUEST-END %llu %lld\n", seq, now_ns());
 	fflush(stdout);
 }
@@ -679,7 +721,12 @@ static void usage(FILE *f)
 		"  --replace N       N s after attaching, detach and attach a fresh instance\n"
 		"  --detach-after N  N s after the (last) attach, detach the scheduler for good\n"
 		"  --interval-ms MS  sampling period (default 500)\n"
-		"  --duration N      exit after N s (default: run until SIGINT/SIGTERM)\n");
+		"  --duration N      exit after N s (default: run until SIGINT/SIGTERM)\n"
+		"  --error-after N   N s after each attach, make the demo call scx_bpf_error()\n"
+		"  --stall-after N   N s after attaching, make the demo stop dispatching\n"
+		"                    (with --eject-cycles: in the last cycle only)\n"
+		"  --eject-cycles N  after an ejection, detach and attach again, N ejections in all\n"
+		"  --no-maps         samples without the map values (state and events only)\n");
 }
 
 static long parse_num(const char *s, const char *opt)
@@ -713,14 +760,19 @@ int main(int argc, char **argv)
 		{ "interval-ms", required_argument, NULL, 'i' },
 		{ "duration", required_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "error-after", required_argument, NULL, 'E' },
+		{ "stall-after", required_argument, NULL, 'S' },
+		{ "eject-cycles", required_argument, NULL, 'C' },
+		{ "no-maps", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	static char outbuf[1 << 16];
 	struct bw_obj decoy = { .label = "decoy" }, demo = { .label = "demo" };
 	long attach_s = 0, replace_s = -1, detach_s = -1, interval_ms = 500;
-	long duration_s = -1;
-	bool sched = true, ejected = false;
+	long duration_s = -1, error_s = -1, stall_s = -1, cycles = 0, ejections = 0;
+	bool sched = true, ejected = false, commanded = false, stall_now;
+	long when;
 	long long start, attached_at = 0;
 	unsigned long long seq = 0;
 	char state[64], ops[256];
@@ -736,6 +788,10 @@ int main(int argc, char **argv)
 		case 'i': interval_ms = parse_num(optarg, "--interval-ms"); break;
 		case 't': duration_s = parse_num(optarg, "--duration"); break;
 		case 'v': verbose = true; break;
+		case 'E': error_s = parse_num(optarg, "--error-after"); break;
+		case 'S': stall_s = parse_num(optarg, "--stall-after"); break;
+		case 'C': cycles = parse_num(optarg, "--eject-cycles"); break;
+		case 'N': no_maps = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -803,8 +859,30 @@ int main(int argc, char **argv)
 			scx_state(state, sizeof(state), ops, sizeof(ops));
 			if (strcmp(state, "enabled") != 0) {
 				ejected = true;
+				ejections++;
 				printf("BWGUEST-EVENT ejected state=%s\n", state);
 			}
+		}
+		/* With --eject-cycles and --stall-after, only the last cycle stalls. */
+		stall_now = stall_s >= 0 && (cycles == 0 || ejections + 1 == cycles);
+		when = stall_now ? stall_s : error_s;
+		if (demo.link && !commanded && !ejected && elapsed(attached_at, when)) {
+			commanded = true;
+			err = demo_command(&demo, stall_now ? BW_CTL_STALL : BW_CTL_ERROR, seq);
+			if (err)
+				report_error("commanding the demo scheduler", err);
+		}
+		if (demo.link && ejected && ejections < cycles) {
+			/* A moment for the host to look at the ejected state. */
+			sleep_ms(1000);
+			demo_detach(&demo);
+			if (demo_attach(&demo))
+				return 1;
+			attached_at = now_ns();
+			ejected = commanded = false;
+		} else if (cycles && ejections == cycles) {
+			printf("BWGUEST-EVENT ejections %ld\n", ejections);
+			cycles = 0;
 		}
 
 		err = decoy_stamp(&decoy, false);

@@ -93,6 +93,8 @@ START_TEST(test_defaults)
 	ck_assert_ptr_null(cfg.state_file);
 	ck_assert(!cfg.watch_dirs_set);
 	ck_assert_uint_eq(cfg.nwatch_dirs, 0);
+	ck_assert(cfg.kernel_metrics);
+	ck_assert_uint_eq(cfg.stall_ms, 2000);
 	config_free(&cfg);
 
 	opts_from(&opts, vm1);
@@ -126,6 +128,9 @@ static const char full_text[] =
 	"[Watch]\n"
 	"Directory=/srv/watch.d\n"
 	"Directory=/srv/more.watch.d\n"
+	"[Kernel]\n"
+	"Metrics=no\n"
+	"StallMSec=500\n"
 	"; a repeated section header is fine\n"
 	"[Guest]\n";
 
@@ -149,6 +154,8 @@ START_TEST(test_every_key)
 	ck_assert_str_eq(cfg.socket_group, "bpfwatch");
 	ck_assert_str_eq(cfg.textfile_dir, "/var/lib/node_exporter/textfile");
 	ck_assert_str_eq(cfg.state_file, "/var/lib/bpfwatch/vm1.state");
+	ck_assert(!cfg.kernel_metrics);
+	ck_assert_uint_eq(cfg.stall_ms, 500);
 	ck_assert(cfg.watch_dirs_set);
 	ck_assert_uint_eq(cfg.nwatch_dirs, 2);
 	ck_assert_str_eq(cfg.watch_dirs[0], "/srv/watch.d");
@@ -274,7 +281,7 @@ START_TEST(test_bad_values)
 	} cases[] = {
 		{ "Memory=/x\n", "t.conf:1: key \"Memory\" outside a section" },
 		{ "[Gust]\n", "t.conf:1: unknown section [Gust] (expected Guest, Sampling, Socket, "
-		  "Metrics, Watch or Clients)" },
+		  "Metrics, Kernel, Watch or Clients)" },
 		{ "[guest]\n", "t.conf:1: unknown section [guest]" },
 		{ "[Guest]\nmemory=/x\n", "t.conf:2: unknown key \"memory\" in [Guest] (expected "
 		  "Memory, MemoryPid, Layout, Vmlinux, SystemMap or Btf)" },
@@ -284,6 +291,11 @@ START_TEST(test_bad_values)
 		  "(expected IntervalMSec)" },
 		{ "[Metrics]\nX=1\n", "(expected TextfileDir, StateFile or FileMode)" },
 		{ "[Watch]\nDir=/x\n", "(expected Directory)" },
+		{ "[Kernel]\nMetrics=maybe\n", "t.conf:2: Metrics=\"maybe\": not a boolean (yes or no)" },
+		{ "[Kernel]\nStallMSec=0\n", "t.conf:2: StallMSec=\"0\": not a whole number of "
+		  "milliseconds in 1..600000" },
+		{ "[Kernel]\nStallMSec=600001\n", "t.conf:2: StallMSec=\"600001\"" },
+		{ "[Kernel]\nStall=1\n", "(expected Metrics or StallMSec)" },
 		{ "[Guest]\nMemory=/a\n\n[Guest]\nMemory=/b\n",
 		  "t.conf:5: duplicate key Memory= (first set at line 2)" },
 		{ "[Guest]\nMemory=/a\nMemoryPid=5\n",

@@ -205,6 +205,11 @@ START_TEST(test_parse_errors)
 		  "t.watch:1: Across= folds every element (and CPU) into one value per tick: use "
 		  "Aggregate=scalar or scalar-counter, not percpu" },
 		{ "[Watch]\nType=u8\nType=u16\n", "t.watch:3: duplicate key Type= (first set at line 2)" },
+		/* Keys "sched_ext_*" are the built-in kernel metrics'. */
+		{ "[Watch]\nMap=.bss\nField=f\nAggregate=scalar\nLabel=state\nObject=sched_ext\n",
+		  "t.watch:1: Object=sched_ext with Label=state gives keys starting with \"sched_ext_\"" },
+		{ "[Watch]\nMap=.bss\nField=f\nAggregate=scalar\nLabel=ext_x\nObject=sched\n",
+		  "t.watch:1: Object=sched with Label=ext_x gives keys starting with \"sched_ext_\"" },
 		/* The error is at the first bad line, even if later lines are bad too. */
 		{ "[Watch]\nMap=ok\nField=..\nLabel=.\n", "t.watch:3: field \"..\": starts with '.'" },
 	};

@@ -445,7 +445,11 @@ static void build_btf(struct test_kernel *tk, struct btf *btf, struct test_btf_x
 			TEST_BTF_FIELD("common", common, 0), TEST_BTF_FIELD("data", ops, 64),
 			TEST_BTF_END });
 		l->scx_ops_value_type_id = (uint32_t)vt;
-		if (tk->scx == TK_SCX_ROOT) {
+		if (tk->scx == TK_SCX_ROOT && tk->health != TK_HEALTH_NONE) {
+			tk_health_btf(btf, tk->health, ops, ulong1, &tk->hlay);
+			l->sched_size = tk->hlay.sched_size;
+			l->sched_ops = 64;
+		} else if (tk->scx == TK_SCX_ROOT) {
 			/* ops not at offset 0 (where 6.16 has it): the offset must come from BTF. */
 			test_btf_struct(btf, "scx_sched", 320, (struct test_btf_field[]){
 				TEST_BTF_FIELD("has_op", ulong1, 0), TEST_BTF_FIELD("ops", ops, 64),
@@ -512,6 +516,8 @@ struct test_kernel *tk_new(const struct tk_opts *opts)
 	tk->nr_cpus = opts && opts->nr_cpus ? opts->nr_cpus : 4;
 	ck_assert_uint_le(tk->nr_cpus, TK_MAX_CPUS);
 	tk->scx = opts ? opts->scx : TK_SCX_ROOT;
+	tk->health = opts ? opts->health : TK_HEALTH_NONE;
+	tk->printk = opts && opts->printk;
 	tk->fd = memfd_create("bw-test-kernel", MFD_CLOEXEC);
 	ck_assert_int_ge(tk->fd, 0);
 	ck_assert_int_eq(ftruncate(tk->fd, (off_t)RAM_SIZE), 0);
@@ -546,6 +552,8 @@ struct test_kernel *tk_new(const struct tk_opts *opts)
 
 	btf = test_btf_new();
 	build_btf(tk, btf, &xa);
+	if (tk->printk)
+		tk_printk_btf(btf, &tk->plog);
 
 	symtab = bw_symtab_new();
 	ck_assert_ptr_nonnull(symtab);
@@ -580,6 +588,21 @@ struct test_kernel *tk_new(const struct tk_opts *opts)
 		break;
 	case TK_SCX_NONE:
 		break;
+	}
+	if (tk->printk) {
+		tk->prb = image_alloc(tk, 8);
+		ck_assert_int_eq(bw_symtab_add(symtab, "prb", tk->prb, 'D'), 0);
+	}
+	if (tk->health != TK_HEALTH_NONE) {
+		tk->runqueues = percpu_alloc(tk, tk->hlay.rq_size);
+		tk->jiffies = image_alloc(tk, 8);
+		ck_assert_int_eq(bw_symtab_add(symtab, "runqueues", tk->runqueues, 'D'), 0);
+		ck_assert_int_eq(bw_symtab_add(symtab, "jiffies_64", tk->jiffies, 'D'), 0);
+		if (tk->health != TK_HEALTH_7) {
+			tk->bypass_depth = image_alloc(tk, 4);
+			ck_assert_int_eq(bw_symtab_add(symtab, "scx_bypass_depth", tk->bypass_depth,
+						       'b'), 0);
+		}
 	}
 	ck_assert_int_eq(bw_symtab_finish(symtab), 0);
 
@@ -1142,4 +1165,9 @@ struct bw_watch_set *tk_watch_set(const struct bw_watch *ws, size_t n)
 	for (size_t i = 0; i < n; i++)
 		ck_assert_msg(bw_watch_set_add(set, &ws[i], &err) == 0, "%s", err.msg);
 	return set;
+}
+
+uint64_t tk_percpu_alloc(struct test_kernel *tk, uint64_t size)
+{
+	return percpu_alloc(tk, size);
 }

@@ -64,6 +64,45 @@ enum tk_scx_mode {
 	TK_SCX_NONE,		/* a kernel without sched_ext */
 };
 
+/*
+ * The kernel structures sched_ext health reads (lib/scx_health.c), in the
+ * shape of one kernel line; NONE leaves them out (and scx_sched small).
+ */
+enum tk_health {
+	TK_HEALTH_NONE,
+	TK_HEALTH_6_16,		/* scx_sched.event_stats_cpu, global scx_bypass_depth, 9 events */
+	TK_HEALTH_6_18,		/* scx_sched.pcpu->event_stats @0, global scx_bypass_depth */
+	TK_HEALTH_7,		/* scx_sched.pcpu->event_stats @128, scx_sched.bypass_depth */
+};
+
+#define TK_HEALTH_EVENTS_MAX 12
+
+/* Offsets written by tk_health_btf(). */
+struct tk_health_layout {
+	uint64_t sched_size, sched_exit_kind, sched_exit_info, sched_events, sched_bypass;
+	uint64_t pcpu_size, pcpu_event_stats;	/* 6.18+ */
+	unsigned int nevents;
+	const char *event_names[TK_HEALTH_EVENTS_MAX];	/* "SCX_EV_..." */
+	uint64_t ei_size, ei_kind, ei_code, ei_reason, ei_msg, ei_dump;
+	uint64_t rq_size, rq_clock, rq_scx, scx_nr_running, scx_dsq_nr, scx_runnable_list;
+	uint64_t task_size, task_pid, task_comm, task_runnable_node, task_runnable_at;
+};
+
+/* Add struct scx_sched (with @ops_type at 64 and @has_op_type at 0) and the rest. */
+void tk_health_btf(struct btf *btf, enum tk_health h, int ops_type, int has_op_type,
+		   struct tk_health_layout *out);
+
+/* The printk ring's structures (tk_printk_btf), with offsets unlike the kernel's. */
+struct tk_printk_layout {
+	uint64_t rb_size, desc_ring, text_ring;	/* in struct printk_ringbuffer */
+	uint64_t dr_count_bits, dr_descs, dr_infos, dr_head, dr_tail;
+	uint64_t tr_size_bits, tr_data;
+	uint64_t desc_size, desc_sv, desc_begin, desc_next;
+	uint64_t info_size, info_seq, info_ts, info_len;
+};
+
+void tk_printk_btf(struct btf *btf, struct tk_printk_layout *out);
+
 /* Callbacks of the synthetic struct sched_ext_ops (function pointers). */
 #define TK_OPS_NFN 10
 
@@ -118,6 +157,12 @@ struct test_kernel {
 	struct bw_kernel *k;		/* the model under test */
 	struct tk_layout lay;
 	enum tk_scx_mode scx;
+	enum tk_health health;
+	struct tk_health_layout hlay;
+	uint64_t runqueues, jiffies, bypass_depth;	/* health symbols (0: none) */
+	bool printk;
+	struct tk_printk_layout plog;
+	uint64_t prb;				/* the symbol prb (0: none) */
 	uint32_t nr_cpus;
 	uint64_t per_cpu_offset[TK_MAX_CPUS];
 	/* symbols */
@@ -142,7 +187,12 @@ struct tk_opts {
 	enum tk_scx_mode scx;
 	/* TK_SCX_ROOT without scx_enable_state_var among the symbols. */
 	bool no_scx_state;
+	enum tk_health health;		/* with TK_SCX_ROOT */
+	bool printk;			/* the printk ring's types and the symbol prb */
 };
+
+/* A per-CPU allocation of this kernel: the __percpu pointer, zeroed copies. */
+uint64_t tk_percpu_alloc(struct test_kernel *tk, uint64_t size);
 
 /* A booted synthetic kernel: tk->k is ready.  Free with tk_free(). */
 struct test_kernel *tk_new(const struct tk_opts *opts);
