@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guest_open.h"
 #include "guest_ram.h"
 #include "inspect.h"
 #include "kernel.h"
@@ -22,7 +23,8 @@
 #define EXIT_USAGE 2
 
 static int open_guest(const struct daemon_options *opts, struct bw_ram **ram,
-		      struct bw_kernel **kernel, struct bw_error *err)
+		      struct bw_kernel **kernel, struct bw_guest_choice *choice,
+		      struct bw_error *err)
 {
 	struct bw_ram_source source = BW_RAM_SOURCE_INIT;
 	struct bw_kernel_files files = {
@@ -31,21 +33,14 @@ static int open_guest(const struct daemon_options *opts, struct bw_ram **ram,
 	struct bw_layout_spec layout;
 	int r;
 
-	r = bw_layout_parse(opts->layout ? opts->layout : "q35", &layout, err);
+	r = bw_layout_parse(opts->layout ? opts->layout : CONFIG_DEFAULT_LAYOUT, &layout, err);
 	if (r < 0)
 		return bw_error_prefix(err, "--layout");
-	source.path = opts->memory;
+	for (unsigned int i = 0; i < opts->nmemory; i++)
+		source.paths[source.npaths++] = opts->memory[i];
 	source.fd = opts->memory_fd;
 	source.pid = opts->memory_pid;
-	r = bw_ram_open(&source, &layout, ram, err);
-	if (r < 0)
-		return r;
-	r = bw_kernel_open(*ram, &files, kernel, err);
-	if (r < 0) {
-		bw_ram_close(*ram);
-		*ram = NULL;
-	}
-	return r;
+	return bw_guest_open(&source, &layout, &files, ram, kernel, choice, err);
 }
 
 static int inspect(const struct daemon_options *opts)
@@ -54,10 +49,11 @@ static int inspect(const struct daemon_options *opts)
 	struct bw_ram *ram = NULL;
 	struct bw_kernel *kernel = NULL;
 	struct bw_watch_set *set = NULL;
+	struct bw_guest_choice choice;
 	json_t *doc = NULL;
 	int r;
 
-	if (!opts->memory && opts->memory_fd < 0 && !opts->memory_pid) {
+	if (!opts->nmemory && opts->memory_fd < 0 && !opts->memory_pid) {
 		fprintf(stderr, "bpfwatchd: --inspect needs the guest's memory: --memory PATH, "
 			"--memory-fd N or --memory-pid PID\n");
 		return EXIT_USAGE;
@@ -70,7 +66,7 @@ static int inspect(const struct daemon_options *opts)
 			return EXIT_FAILURE;
 		}
 	}
-	r = open_guest(opts, &ram, &kernel, &err);
+	r = open_guest(opts, &ram, &kernel, &choice, &err);
 	if (r < 0) {
 		fprintf(stderr, "bpfwatchd: %s\n", err.msg);
 		bw_watch_set_free(set);
@@ -78,7 +74,7 @@ static int inspect(const struct daemon_options *opts)
 	}
 	switch (opts->inspect) {
 	case INSPECT_KERNEL:
-		doc = inspect_kernel_json(kernel);
+		doc = inspect_kernel_json(kernel, &choice);
 		break;
 	case INSPECT_MAPS:
 		doc = inspect_maps_json(kernel, &err);

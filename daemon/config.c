@@ -216,9 +216,25 @@ static int apply_key(struct parse_state *ps, enum key_id k, const char *v, size_
 					      "%s= and %s= (line %u) both name the guest memory; "
 					      "give one", kn, keys[other].name, ps->key_line[other]);
 		if (k == K_MEMORY) {
-			r = check_abs_path(name, line, kn, v, vlen, err);
-			if (r < 0)
-				return r;
+			/* A space-separated list: one file per RAM backend, in guest-physical order. */
+			unsigned int count = 0;
+
+			for (size_t i = 0; i < vlen;) {
+				size_t wlen = strcspn(v + i, " \t");
+
+				if (wlen > vlen - i)
+					wlen = vlen - i;
+				if (wlen) {
+					r = check_abs_path(name, line, kn, v + i, wlen, err);
+					if (r < 0)
+						return r;
+					if (++count > CONFIG_MAX_MEMORY)
+						return ini_line_error(err, -E2BIG, name, line,
+								      "%s=: more than %d files", kn,
+								      CONFIG_MAX_MEMORY);
+				}
+				i += wlen + 1;
+			}
 			return set_str(&cfg->memory, v, vlen);
 		}
 		r = parse_decimal(v, vlen, INT_MAX, &n);
@@ -418,6 +434,27 @@ static int set_flag(char **slot, const char *value, struct bw_error *err)
 	return 0;
 }
 
+int config_ram_source(const struct daemon_config *cfg, struct bw_ram_source *source,
+		      char *buf, size_t size)
+{
+	char *save = NULL, *word;
+
+	*source = (struct bw_ram_source)BW_RAM_SOURCE_INIT;
+	source->fd = cfg->memory_fd;
+	source->pid = cfg->memory_pid;
+	if (!cfg->memory)
+		return 0;
+	if (strlen(cfg->memory) >= size)
+		return -ENAMETOOLONG;
+	strcpy(buf, cfg->memory);
+	for (word = strtok_r(buf, " \t", &save); word; word = strtok_r(NULL, " \t", &save)) {
+		if (source->npaths == BW_RAM_MAX_BACKENDS)
+			return -E2BIG;
+		source->paths[source->npaths++] = word;
+	}
+	return 0;
+}
+
 int config_apply_options(struct daemon_config *cfg, const struct daemon_options *opts,
 			 struct bw_error *err)
 {
@@ -432,15 +469,27 @@ int config_apply_options(struct daemon_config *cfg, const struct daemon_options 
 	if (r < 0)
 		return opts->instance && err ? bw_error_prefix(err, "--instance") : r;
 
-	if (opts->memory || opts->memory_fd >= 0 || opts->memory_pid > 0) {
+	if (opts->nmemory || opts->memory_fd >= 0 || opts->memory_pid > 0) {
 		free(cfg->memory);
 		cfg->memory = NULL;
 		cfg->memory_pid = 0;
 		cfg->memory_fd = opts->memory_fd;
 		if (opts->memory_pid > 0)
 			cfg->memory_pid = opts->memory_pid;
-		if (set_flag(&cfg->memory, opts->memory, err) < 0)
-			return -ENOMEM;
+		if (opts->nmemory) {
+			size_t len = 0;
+
+			for (unsigned int i = 0; i < opts->nmemory; i++)
+				len += strlen(opts->memory[i]) + 1;
+			cfg->memory = calloc(1, len);
+			if (!cfg->memory)
+				return bw_error_set(err, -ENOMEM, "out of memory");
+			for (unsigned int i = 0; i < opts->nmemory; i++) {
+				if (i)
+					strcat(cfg->memory, " ");
+				strcat(cfg->memory, opts->memory[i]);
+			}
+		}
 	}
 	if (opts->layout) {
 		struct bw_layout_spec spec;

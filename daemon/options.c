@@ -40,7 +40,8 @@ void options_usage(FILE *out)
 	      "                 [--vmlinux PATH | --system-map PATH --btf PATH]\n"
 	      "                 [--watch-dir DIR]... [--socket PATH] [--interval-ms N]\n"
 	      "                 [--state-file PATH] [--inspect kernel|maps|sample [--samples N]]\n"
-	      "  --layout q35 | pc | flat [,max-ram-below-4g=SIZE] | GPA:SIZE@OFFSET[,...]\n",
+	      "  --memory PATH may be given once per RAM backend, in guest-physical order\n"
+	      "  --layout auto (default) | q35 | pc | flat [,max-ram-below-4g=SIZE] | GPA:SIZE@OFFSET[,...]\n",
 	      out);
 }
 
@@ -74,7 +75,21 @@ int options_parse(int argc, char **argv, struct daemon_options *opts)
 		switch (c) {
 		case OPT_CONFIG: opts->config = optarg; break;
 		case OPT_INSTANCE: opts->instance = optarg; break;
-		case OPT_MEMORY: opts->memory = optarg; sources++; break;
+		case OPT_MEMORY:
+			if (opts->nmemory == OPTIONS_MAX_MEMORY) {
+				fprintf(stderr, "bpfwatchd: --memory: at most %d files\n",
+					OPTIONS_MAX_MEMORY);
+				return -EINVAL;
+			}
+			if (strchr(optarg, ' ')) {
+				fprintf(stderr, "bpfwatchd: --memory \"%s\": a RAM file path cannot "
+					"hold a space\n", optarg);
+				return -EINVAL;
+			}
+			if (opts->nmemory++ == 0)
+				sources++;
+			opts->memory[opts->nmemory - 1] = optarg;
+			break;
 		case OPT_MEMORY_FD:
 			if (parse_uint("memory-fd", optarg, INT_MAX, &v) < 0)
 				return -EINVAL;

@@ -606,9 +606,11 @@ static enum wstate locate_percpu(struct bw_engine *e, struct ewatch *ew,
 		ew->aligned &= lf->load;
 		ew->nleaves++;
 	}
-	if (ew->nleaves == 0)
-		return fail(ew, W_ERROR, "map \"%s\" (id %u): no CPU's copy of element %u could "
-			    "be located (%s)", m->name, m->id, ew->index, ew->missing_msg);
+	/* A number over the CPUs that happen to be readable would be a wrong number. */
+	if (ew->cpus_missing)
+		return fail(ew, W_ERROR, "map \"%s\" (id %u): %u of %u CPUs' copies of element %u "
+			    "cannot be read (%s)", m->name, m->id, ew->cpus_missing, e->nr_cpus,
+			    ew->index, ew->missing_msg);
 	for (uint32_t j = 0; ew->aligned && j < ew->nleaves; j++)
 		ew->loads[j] = (struct bw_load){ .offset = ew->leaves[j].off,
 						 .width = ew->field.width };
@@ -872,7 +874,12 @@ static void sample_percpu(struct bw_engine *e, size_t i, struct ewatch *ew)
 	}
 	ew->s_n = n;
 	ew->s_failed = failed;
-	ew->s_ok = n > 0;
+	ew->s_ok = n > 0 && failed == 0;
+	if (failed) {
+		/* Every CPU or none: a fold over some of them would be a partial number. */
+		bw_fold_failure(e->fold, i, NULL);
+		return;
+	}
 	if (bw_fold_percpu(e->fold, i, ew->readings, n, &le) < 0) {
 		note_error(ew, &le);
 		ew->s_ok = false;

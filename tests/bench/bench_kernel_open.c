@@ -44,7 +44,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err.msg);
 		return 1;
 	}
-	source.path = argv[1];
+	source.paths[source.npaths++] = argv[1];
 	times = calloc((size_t)repeat, sizeof(*times));
 	for (int i = 0; i < repeat; i++) {
 		struct bw_ram *ram;

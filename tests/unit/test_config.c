@@ -81,7 +81,7 @@ START_TEST(test_defaults)
 	ck_assert_ptr_null(cfg.memory);
 	ck_assert_int_eq(cfg.memory_fd, -1);
 	ck_assert_int_eq(cfg.memory_pid, 0);
-	ck_assert_str_eq(cfg.layout, "q35");
+	ck_assert_str_eq(cfg.layout, "auto");
 	ck_assert_ptr_null(cfg.vmlinux);
 	ck_assert_ptr_null(cfg.system_map);
 	ck_assert_ptr_null(cfg.btf);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "guest_ram.h"
+#include "qemu_ram.h"
 #include "util_mem.h"
 
 #define PAGE 4096ULL
@@ -103,7 +104,8 @@ START_TEST(test_open_by_path)
 	ck_assert_int_eq(ftruncate(fd, 8 * MIB), 0);
 	put_u64(fd, 0, 0x1122334455667788ULL);
 	put_u64(fd, 8 * MIB - 8, 0xfeedfacecafebeefULL);
-	src.path = path;
+	src.paths[0] = path;
+	src.npaths = 1;
 	spec_of("flat", &spec);
 	ck_assert_int_eq(bw_ram_open(&src, &spec, &ram, &err), 0);
 	ck_assert_str_eq(bw_ram_describe(ram), path);
@@ -161,15 +163,16 @@ START_TEST(test_open_errors)
 	ck_assert_ptr_null(ram);
 	ck_assert_ptr_nonnull(strstr(err.msg, "no guest memory given"));
 
-	src.path = "/nonexistent/bw-ram";
+	src.paths[0] = "/nonexistent/bw-ram";
+	src.npaths = 1;
 	ck_assert_int_eq(bw_ram_open(&src, &spec, &ram, &err), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/bw-ram"));
 
-	src.path = "/dev/shm";
+	src.paths[0] = "/dev/shm";
 	ck_assert_int_eq(bw_ram_open(&src, &spec, &ram, &err), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err.msg, "not a regular file"));
 
-	src.path = NULL;
+	src.npaths = 0;
 	src.fd = 1000000;
 	ck_assert_int_lt(bw_ram_open(&src, &spec, &ram, &err), 0);
 	ck_assert_ptr_nonnull(strstr(err.msg, "1000000"));
@@ -525,8 +528,9 @@ END_TEST
 
 START_TEST(test_find_memfd_of_self)
 {
-	char path[128], want[64];
+	char want[64];
 	struct bw_ram_source src = BW_RAM_SOURCE_INIT;
+	struct bw_ram_backends found;
 	struct bw_layout_spec spec;
 	struct bw_ram *ram;
 	struct bw_error err;
@@ -538,11 +542,11 @@ START_TEST(test_find_memfd_of_self)
 	map = mmap(NULL, 2 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ck_assert(map != MAP_FAILED);
 
-	ck_assert_msg(bw_ram_find_qemu_memfd(getpid(), path, sizeof(path), &err) == 0, "%s",
-		      err.msg);
+	ck_assert_msg(bw_qemu_find_ram(getpid(), &found, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(found.n, 1);
 	snprintf(want, sizeof(want), "/proc/%d/fd/%d", (int)getpid(), fd);
-	ck_assert_str_eq(path, want);
-	ck_assert_int_eq(stat(path, &st_found), 0);
+	ck_assert_str_eq(found.b[0].path, want);
+	ck_assert_int_eq(stat(found.b[0].path, &st_found), 0);
 	ck_assert_int_eq(fstat(fd, &st_fd), 0);
 	ck_assert_uint_eq(st_found.st_ino, st_fd.st_ino);
 
@@ -551,6 +555,7 @@ START_TEST(test_find_memfd_of_self)
 	spec_of("flat", &spec);
 	ck_assert_msg(bw_ram_open(&src, &spec, &ram, &err) == 0, "%s", err.msg);
 	ck_assert_str_eq(bw_ram_describe(ram), want);
+	ck_assert_str_eq(bw_ram_access(ram), "shared mapping");
 	ck_assert_uint_eq(read_u64(ram, MIB), 0x5151515151515151ULL);
 	bw_ram_close(ram);
 	munmap(map, 2 * MIB);
@@ -562,7 +567,8 @@ END_TEST
 START_TEST(test_find_memfd_none)
 {
 	int sync[2];
-	char path[128], c;
+	char c;
+	struct bw_ram_backends found;
 	struct bw_error err;
 	pid_t pid;
 	int status;
@@ -581,14 +587,14 @@ START_TEST(test_find_memfd_none)
 	close(sync[0]);
 
 	bw_error_clear(&err);
-	ck_assert_int_eq(bw_ram_find_qemu_memfd(pid, path, sizeof(path), &err), -ENOENT);
+	ck_assert_int_eq(bw_qemu_find_ram(pid, &found, &err), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(err.msg, "no shared file or memfd mapping"));
-	ck_assert_ptr_nonnull(strstr(err.msg, "share=on"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "no private"));
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 
 	/* And a process that does not exist. */
-	ck_assert_int_eq(bw_ram_find_qemu_memfd(INT_MAX, path, sizeof(path), &err), -ENOENT);
+	ck_assert_int_eq(bw_qemu_find_ram(INT_MAX, &found, &err), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(err.msg, "cannot read the mappings of process 2147483647"));
 }
 END_TEST
