@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "guest_open.h"
+#include "guest_source.h"
 #include "guest_ram.h"
 #include "inspect.h"
 #include "kernel.h"
@@ -26,21 +27,20 @@ static int open_guest(const struct daemon_options *opts, struct bw_ram **ram,
 		      struct bw_kernel **kernel, struct bw_guest_choice *choice,
 		      struct bw_error *err)
 {
-	struct bw_ram_source source = BW_RAM_SOURCE_INIT;
-	struct bw_kernel_files files = {
-		.vmlinux = opts->vmlinux, .system_map = opts->system_map, .btf = opts->btf,
-	};
+	struct daemon_config cfg;
 	struct bw_layout_spec layout;
 	int r;
 
-	r = bw_layout_parse(opts->layout ? opts->layout : CONFIG_DEFAULT_LAYOUT, &layout, err);
+	r = config_load(opts, &cfg, err);
 	if (r < 0)
-		return bw_error_prefix(err, "--layout");
-	for (unsigned int i = 0; i < opts->nmemory; i++)
-		source.paths[source.npaths++] = opts->memory[i];
-	source.fd = opts->memory_fd;
-	source.pid = opts->memory_pid;
-	return bw_guest_open(&source, &layout, &files, ram, kernel, choice, err);
+		return r;
+	r = bw_layout_parse(cfg.layout, &layout, err);
+	if (r < 0)
+		bw_error_prefix(err, "--layout");
+	else
+		r = guest_source_open(&cfg, &layout, ram, kernel, choice, err);
+	config_free(&cfg);
+	return r;
 }
 
 static int inspect(const struct daemon_options *opts)
@@ -53,9 +53,10 @@ static int inspect(const struct daemon_options *opts)
 	json_t *doc = NULL;
 	int r;
 
-	if (!opts->nmemory && opts->memory_fd < 0 && !opts->memory_pid) {
+	if (!opts->nmemory && opts->memory_fd < 0 && !opts->memory_pid && !opts->memory_pid_file &&
+	    !opts->config) {
 		fprintf(stderr, "bpfwatchd: --inspect needs the guest's memory: --memory PATH, "
-			"--memory-fd N or --memory-pid PID\n");
+			"--memory-fd N, --memory-pid PID or --memory-pid-file FILE\n");
 		return EXIT_USAGE;
 	}
 	if (opts->inspect == INSPECT_SAMPLE) {
@@ -111,9 +112,10 @@ static int serve(const struct daemon_options *opts)
 		config_free(&cfg);
 		return EXIT_USAGE;
 	}
-	if (!cfg.memory && cfg.memory_fd < 0 && cfg.memory_pid <= 0) {
+	if (!cfg.memory && cfg.memory_fd < 0 && cfg.memory_pid <= 0 && !cfg.memory_pid_file) {
 		fprintf(stderr, "bpfwatchd: no guest memory configured: give --memory PATH, "
-			"--memory-fd N or --memory-pid PID, or [Guest] Memory= in %s\n",
+			"--memory-fd N, --memory-pid PID or --memory-pid-file FILE, or [Guest] Memory= "
+			"in %s\n",
 			cfg.config_file ? cfg.config_file : "the config file");
 		config_free(&cfg);
 		return EXIT_USAGE;

@@ -90,6 +90,8 @@ struct daemon_config {
 	char *memory;			/* space-separated files, in guest-physical order */
 	int memory_fd;			/* --memory-fd only; -1: unset */
 	pid_t memory_pid;		/* 0: unset */
+	char *memory_pid_file;		/* QEMU's pid, read at each attach */
+	char *qmp;			/* QEMU's QMP socket, or NULL */
 	char *layout;			/* never NULL after config_load */
 	char *vmlinux;
 	char *system_map;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 enum {
-	OPT_CONFIG = 0x100, OPT_INSTANCE, OPT_MEMORY, OPT_MEMORY_FD, OPT_MEMORY_PID, OPT_LAYOUT,
+	OPT_CONFIG = 0x100, OPT_INSTANCE, OPT_MEMORY, OPT_MEMORY_FD, OPT_MEMORY_PID, OPT_MEMORY_PID_FILE, OPT_QMP, OPT_LAYOUT,
 	OPT_VMLINUX, OPT_SYSTEM_MAP, OPT_BTF, OPT_WATCH_DIR, OPT_SOCKET, OPT_INTERVAL_MS,
 	OPT_STATE_FILE, OPT_INSPECT, OPT_SAMPLES,
 };
@@ -19,6 +19,8 @@ static const struct option long_options[] = {
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "memory-fd", required_argument, NULL, OPT_MEMORY_FD },
 	{ "memory-pid", required_argument, NULL, OPT_MEMORY_PID },
+	{ "memory-pid-file", required_argument, NULL, OPT_MEMORY_PID_FILE },
+	{ "qmp", required_argument, NULL, OPT_QMP },
 	{ "layout", required_argument, NULL, OPT_LAYOUT },
 	{ "vmlinux", required_argument, NULL, OPT_VMLINUX },
 	{ "system-map", required_argument, NULL, OPT_SYSTEM_MAP },
@@ -36,7 +38,8 @@ static const struct option long_options[] = {
 void options_usage(FILE *out)
 {
 	fputs("usage: bpfwatchd [--config FILE] [--instance NAME]\n"
-	      "                 [--memory PATH | --memory-fd N | --memory-pid PID] [--layout SPEC]\n"
+	      "                 [--memory PATH... | --memory-fd N | --memory-pid PID | --memory-pid-file FILE]\n"
+	      "                 [--qmp SOCKET] [--layout SPEC]\n"
 	      "                 [--vmlinux PATH | --system-map PATH --btf PATH]\n"
 	      "                 [--watch-dir DIR]... [--socket PATH] [--interval-ms N]\n"
 	      "                 [--state-file PATH] [--inspect kernel|maps|sample [--samples N]]\n"
@@ -105,6 +108,8 @@ int options_parse(int argc, char **argv, struct daemon_options *opts)
 			opts->memory_pid = (pid_t)v;
 			sources++;
 			break;
+		case OPT_MEMORY_PID_FILE: opts->memory_pid_file = optarg; sources++; break;
+		case OPT_QMP: opts->qmp = optarg; break;
 		case OPT_LAYOUT: opts->layout = optarg; break;
 		case OPT_VMLINUX: opts->vmlinux = optarg; break;
 		case OPT_SYSTEM_MAP: opts->system_map = optarg; break;
@@ -164,7 +169,7 @@ int options_parse(int argc, char **argv, struct daemon_options *opts)
 		return -EINVAL;
 	}
 	if (sources > 1) {
-		fprintf(stderr, "bpfwatchd: give only one of --memory, --memory-fd, --memory-pid\n");
+		fprintf(stderr, "bpfwatchd: give only one of --memory, --memory-fd, --memory-pid, --memory-pid-file\n");
 		return -EINVAL;
 	}
 	if (opts->samples && opts->inspect != INSPECT_SAMPLE) {

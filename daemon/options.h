@@ -24,6 +24,8 @@ struct daemon_options {
 	unsigned int nmemory;
 	int memory_fd;		/* -1: unset */
 	pid_t memory_pid;	/* 0: unset */
+	const char *memory_pid_file;
+	const char *qmp;
 	const char *layout;
 	const char *vmlinux;
 	const char *system_map;

@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "engine.h"
 #include "guest_open.h"
+#include "guest_source.h"
 #include "guest_ram.h"
 #include "inspect.h"
 #include "kernel.h"
@@ -173,6 +174,13 @@ static bool memory_present(const struct daemon_config *cfg)
 
 	if (cfg->memory_fd >= 0)
 		return true;
+	if (cfg->memory_pid_file) {
+		pid_t pid;
+
+		if (guest_source_read_pid_file(cfg->memory_pid_file, &pid, NULL) < 0)
+			return false;
+		return kill(pid, 0) == 0 || errno == EPERM;
+	}
 	if (cfg->memory_pid > 0)
 		return kill(cfg->memory_pid, 0) == 0 || errno == EPERM;
 	{
@@ -204,40 +212,23 @@ static void start_ticking(struct service *s)
 
 static int try_attach(struct service *s)
 {
-	struct bw_ram_source source = BW_RAM_SOURCE_INIT;
-	char pathbuf[CONFIG_MAX_MEMORY * (PATH_MAX + 1)];
-	struct bw_kernel_files files = {
-		.vmlinux = s->cfg->vmlinux, .system_map = s->cfg->system_map, .btf = s->cfg->btf,
-	};
 	struct bw_error err = { 0 };
 	int r;
 
 	/*
-	 * While the kernel is not found, the RAM we hold may have been
-	 * replaced (QEMU restarted: the old file unlinked, a new one at the
-	 * same path) or removed: scanning the old one would never succeed.
+	 * The RAM is opened afresh at every attempt: it may have been replaced
+	 * meanwhile (QEMU restarted), and the layout and the order of its
+	 * backends are chosen together with the kernel model.
 	 */
-	if (s->ram && (bw_ram_check(s->ram, NULL) < 0 || !memory_present(s->cfg))) {
-		bw_ram_close(s->ram);
-		s->ram = NULL;
-	}
+	bw_ram_close(s->ram);
+	s->ram = NULL;
 	if (!memory_present(s->cfg)) {
 		set_state(s, STATE_WAITING_FOR_MEMORY, "the guest's RAM is not there yet");
 		return -ENOENT;
 	}
-	if (s->ram) {
-		/* Layout and backend order are chosen with the kernel: open them again. */
-		bw_ram_close(s->ram);
-		s->ram = NULL;
-	}
-	r = config_ram_source(s->cfg, &source, pathbuf, sizeof(pathbuf));
-	if (r < 0) {
-		set_state(s, STATE_WAITING_FOR_MEMORY, "Memory= names too many or too long paths");
-		return r;
-	}
 	if (s->state != STATE_LOCATING_KERNEL)
 		set_state(s, STATE_LOCATING_KERNEL, "scanning guest RAM");
-	r = bw_guest_open(&source, &s->layout, &files, &s->ram, &s->kernel, &s->choice, &err);
+	r = guest_source_open(s->cfg, &s->layout, &s->ram, &s->kernel, &s->choice, &err);
 	if (r < 0) {
 		/* Not there, or not readable (yet): waiting for memory; else the kernel. */
 		bool no_memory = !s->choice.memory_opened;

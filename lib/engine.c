@@ -436,8 +436,10 @@ static enum wstate find_object(struct bw_engine *e, struct ewatch *ew, int *out)
 	const struct bw_bpf_inventory *inv = e->inv;
 	const char *pin = ew->w->object;
 
+	/* Maps that cannot be read (memory missing, garbage) are an error, not a wait. */
 	if (!inv)
-		return fail(ew, W_PENDING, "the guest's BPF maps are not known: %s", e->message);
+		return fail(ew, e->state == BW_ENGINE_ERROR ? W_ERROR : W_PENDING,
+			    "the guest's BPF maps are not known: %s", e->message);
 	if (pin) {
 		unsigned int count = 0;
 		char list[BW_ERROR_MSG_MAX] = "";

@@ -4,6 +4,23 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "qemu_ram.h"
+
+/* A shared backend's size, for matching it to QEMU's memdevs (0 when unknown). */
+static uint64_t backend_file_size(const struct bw_ram_backend *b)
+{
+	struct stat st;
+	char self[64];
+	const char *path = b->path;
+
+	if (b->fd >= 0) {
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", b->fd);
+		path = self;
+	}
+	return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
 
 static const enum bw_layout_kind presets[] = { BW_LAYOUT_Q35, BW_LAYOUT_PC, BW_LAYOUT_FLAT };
 
@@ -61,7 +78,8 @@ static void describe_order(char *buf, size_t size, const unsigned int *order, un
 }
 
 int bw_guest_open(const struct bw_ram_source *source, const struct bw_layout_spec *layout,
-		  const struct bw_kernel_files *files, struct bw_ram **ram,
+		  const struct bw_guest_qemu *qemu, const struct bw_kernel_files *files,
+		  struct bw_ram **ram,
 		  struct bw_kernel **kernel, struct bw_guest_choice *choice, struct bw_error *err)
 {
 	struct bw_ram_backends found, ordered;
@@ -77,12 +95,17 @@ int bw_guest_open(const struct bw_ram_source *source, const struct bw_layout_spe
 	*ram = NULL;
 	*kernel = NULL;
 	memset(choice, 0, sizeof(*choice));
-	r = bw_ram_resolve_source(source, &found, err);
+	if (qemu && source->pid > 0)
+		r = bw_qemu_find_ram(source->pid, qemu->memdevs.size, qemu->memdevs.n, &found, err);
+	else
+		r = bw_ram_resolve_source(source, &found, err);
 	if (r < 0)
 		return r;
+	if (qemu && !layout)
+		nlayouts = 1;
 	snprintf(choice->backends_why, sizeof(choice->backends_why), "%s", found.why);
 	/* Files given by the user are in their order; a process does not say. */
-	if (!layout && source->pid > 0 && found.n > 1 && found.n <= BW_GUEST_MAX_PERMUTED)
+	if ((!layout || qemu) && source->pid > 0 && found.n > 1 && found.n <= BW_GUEST_MAX_PERMUTED)
 		norders = factorial(found.n);
 	for (unsigned int o = 0; o < norders; o++) {
 		unsigned int order[BW_RAM_MAX_BACKENDS];
@@ -103,7 +126,19 @@ int bw_guest_open(const struct bw_ram_source *source, const struct bw_layout_spe
 			tried++;
 			snprintf(a.what, sizeof(a.what), "%s%s", bw_layout_kind_name(spec->kind),
 				 order_text);
-			r = bw_ram_open_backends(&ordered, spec, &a.ram, &e);
+			r = 0;
+			if (qemu && !layout) {
+				uint64_t sizes[BW_RAM_MAX_BACKENDS];
+
+				for (unsigned int i = 0; i < ordered.n; i++)
+					sizes[i] = ordered.b[i].pid > 0 ? ordered.b[i].size :
+						   backend_file_size(&ordered.b[i]);
+				r = bw_mtree_layout(&qemu->mtree, &qemu->memdevs, sizes, ordered.n,
+						    &preset, NULL, &e);
+				snprintf(a.what, sizeof(a.what), "qemu%s", order_text);
+			}
+			if (r == 0)
+				r = bw_ram_open_backends(&ordered, spec, &a.ram, &e);
 			if (r == 0) {
 				choice->memory_opened = true;
 				r = bw_kernel_open(a.ram, files, &a.kernel, &e);
@@ -141,7 +176,12 @@ done:
 		/* The kind is what before the order. */
 		snprintf(choice->layout, sizeof(choice->layout), "%.*s",
 			 (int)strcspn(best.what, ","), best.what);
-		if (layout)
+		if (qemu && !layout)
+			snprintf(choice->layout_why, sizeof(choice->layout_why),
+				 "%s: QEMU's own memory map (QMP query-memdev and info mtree -f), and the "
+				 "kernel model is consistent under it%s", best.what,
+				 info.percpu_bad ? " but for the per-CPU areas: " : "");
+		else if (layout)
 			snprintf(choice->layout_why, sizeof(choice->layout_why), "%s: given%s",
 				 best.what, info.percpu_bad ? "; " : "");
 		else if (info.percpu_bad == 0)

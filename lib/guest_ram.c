@@ -73,7 +73,7 @@ int bw_ram_resolve_source(const struct bw_ram_source *source, struct bw_ram_back
 {
 	memset(out, 0, sizeof(*out));
 	if (source->pid > 0)
-		return bw_qemu_find_ram(source->pid, out, err);
+		return bw_qemu_find_ram(source->pid, NULL, 0, out, err);
 	if (source->fd >= 0) {
 		out->n = 1;
 		out->b[0].fd = source->fd;

@@ -18,6 +18,8 @@
 #define MAX_MAPS_BYTES (64u << 20)
 /* Shared mappings smaller than a page-table page of RAM are not guest RAM. */
 #define MIN_SHARED_RAM (2ULL << 20)
+/* Private mappings considered: RAM backends, video RAM, the odd big buffer. */
+#define BW_QEMU_MAX_CANDIDATES 32
 
 static const char *hex(const char *p, const char *end, uint64_t *out)
 {
@@ -321,9 +323,34 @@ static int find_shared(pid_t pid, const char *maps, size_t len, struct bw_ram_ba
 	return r;
 }
 
-int bw_qemu_find_ram(pid_t pid, struct bw_ram_backends *out, struct bw_error *err)
+/* Private mappings: the sizes QEMU named, each once, in candidate order. */
+static void pick_wanted(pid_t pid, const uint64_t *addr, const uint64_t *size, size_t n,
+			const uint64_t *want, unsigned int nwant, struct bw_ram_backends *out)
 {
-	uint64_t addr[BW_RAM_MAX_BACKENDS], size[BW_RAM_MAX_BACKENDS];
+	bool used[BW_QEMU_MAX_CANDIDATES] = { false };
+
+	for (unsigned int w = 0; w < nwant; w++) {
+		for (size_t i = 0; i < n && i < BW_QEMU_MAX_CANDIDATES; i++) {
+			struct bw_ram_backend *b;
+
+			if (used[i] || size[i] != want[w])
+				continue;
+			used[i] = true;
+			b = &out->b[out->n++];
+			b->fd = -1;
+			b->pid = pid;
+			b->addr = addr[i];
+			b->size = size[i];
+			snprintf(b->name, sizeof(b->name), "private");
+			break;
+		}
+	}
+}
+
+int bw_qemu_find_ram(pid_t pid, const uint64_t *want_sizes, unsigned int nwant,
+		     struct bw_ram_backends *out, struct bw_error *err)
+{
+	uint64_t addr[BW_QEMU_MAX_CANDIDATES], size[BW_QEMU_MAX_CANDIDATES];
 	size_t n = 0, len = 0;
 	char *maps;
 	int r;
@@ -342,13 +369,25 @@ int bw_qemu_find_ram(pid_t pid, struct bw_ram_backends *out, struct bw_error *er
 		free(maps);
 		return r;
 	}
-	bw_qemu_private_candidates(maps, len, addr, size, BW_RAM_MAX_BACKENDS, &n, NULL);
+	bw_qemu_private_candidates(maps, len, addr, size, BW_QEMU_MAX_CANDIDATES, &n, NULL);
 	free(maps);
 	if (n == 0)
 		return bw_error_set(err, -ENOENT,
 				    "process %d has no shared file or memfd mapping and no private "
 				    "read-write mapping of %llu MiB or more that could be guest RAM",
 				    (int)pid, BW_QEMU_MIN_PRIVATE_RAM >> 20);
+	if (nwant > 0 && nwant <= BW_RAM_MAX_BACKENDS) {
+		pick_wanted(pid, addr, size, n, want_sizes, nwant, out);
+		if (out->n != nwant)
+			return bw_error_set(err, -ENOENT, "process %d has %u of the %u private RAM "
+					    "mappings of the sizes QEMU's memory backends have",
+					    (int)pid, out->n, nwant);
+		snprintf(out->why, sizeof(out->why),
+			 "no shared RAM backend: %u private anonymous mapping%s in process %d of "
+			 "the sizes QMP gave, read with process_vm_readv", out->n,
+			 out->n == 1 ? "" : "s", (int)pid);
+		return 0;
+	}
 	/* The largest; several only when of equal size (one per NUMA node). */
 	for (size_t i = 0; i < n && i < BW_RAM_MAX_BACKENDS && size[i] == size[0]; i++) {
 		struct bw_ram_backend *b = &out->b[out->n++];

@@ -57,8 +57,12 @@ int bw_qemu_private_candidates(const char *maps, size_t len, uint64_t *addr, uin
 
 /*
  * Every RAM backend of QEMU process @pid: its shared files/memfds (held
- * open and mapped shared), else its private RAM.  out->why says which.
+ * open and mapped shared), else its private RAM: the largest private
+ * mapping (several when of equal size), or, when QEMU said what its
+ * backends are (@want_sizes[0..nwant), from QMP), one private mapping of
+ * each size wanted.  out->why says which.
  */
-int bw_qemu_find_ram(pid_t pid, struct bw_ram_backends *out, struct bw_error *err);
+int bw_qemu_find_ram(pid_t pid, const uint64_t *want_sizes, unsigned int nwant,
+		     struct bw_ram_backends *out, struct bw_error *err);
 
 #endif

@@ -542,7 +542,7 @@ START_TEST(test_find_memfd_of_self)
 	map = mmap(NULL, 2 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ck_assert(map != MAP_FAILED);
 
-	ck_assert_msg(bw_qemu_find_ram(getpid(), &found, &err) == 0, "%s", err.msg);
+	ck_assert_msg(bw_qemu_find_ram(getpid(), NULL, 0, &found, &err) == 0, "%s", err.msg);
 	ck_assert_uint_eq(found.n, 1);
 	snprintf(want, sizeof(want), "/proc/%d/fd/%d", (int)getpid(), fd);
 	ck_assert_str_eq(found.b[0].path, want);
@@ -587,14 +587,14 @@ START_TEST(test_find_memfd_none)
 	close(sync[0]);
 
 	bw_error_clear(&err);
-	ck_assert_int_eq(bw_qemu_find_ram(pid, &found, &err), -ENOENT);
+	ck_assert_int_eq(bw_qemu_find_ram(pid, NULL, 0, &found, &err), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(err.msg, "no shared file or memfd mapping"));
 	ck_assert_ptr_nonnull(strstr(err.msg, "no private"));
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 
 	/* And a process that does not exist. */
-	ck_assert_int_eq(bw_qemu_find_ram(INT_MAX, &found, &err), -ENOENT);
+	ck_assert_int_eq(bw_qemu_find_ram(INT_MAX, NULL, 0, &found, &err), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(err.msg, "cannot read the mappings of process 2147483647"));
 }
 END_TEST
