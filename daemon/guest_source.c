@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "qmp.h"
@@ -13,18 +14,24 @@
 int guest_source_read_pid_file(const char *path, pid_t *pid, struct bw_error *err)
 {
 	char buf[32];
+	struct stat st;
 	ssize_t n;
 	long v = 0;
 	size_t i = 0;
 	int fd;
 
-	if (access(path, W_OK) == 0)
-		return bw_error_set(err, -EPERM, "MemoryPidFile %s is writable by the daemon's user: "
-				    "refused (whoever can write it picks the process to read)", path);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return bw_error_set(err, -errno, "cannot open MemoryPidFile %s: %s", path,
 				    strerror(errno));
+	/* Only root may be able to change it (libvirt's and systemd's pid files are so). */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		close(fd);
+		return bw_error_set(err, -EPERM, "MemoryPidFile %s is not a regular file owned by "
+				    "root and writable by root only: refused (whoever can write it "
+				    "picks the process the daemon reads)", path);
+	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n < 0)

@@ -12,8 +12,8 @@
 
 /*
  * The pid in @path: one decimal number (a pid file as QEMU's -pidfile and
- * libvirt write it).  Refused when the file is writable by us: whoever
- * could write it could point the daemon at any process it may read.
+ * libvirt write it).  Refused unless only root can write it: whoever could
+ * write it could point the daemon at any process it may read.
  */
 int guest_source_read_pid_file(const char *path, pid_t *pid, struct bw_error *err);
 
