@@ -65,7 +65,7 @@ static int parse_piece(const char *p, const char *end, struct bw_mtree_piece *pi
 		return 1;	/* rom, romd, i/o, ...: not RAM we read */
 	q = skip_spaces(q + 5, end);
 	name = q;
-	while (q < end && *q != ' ')
+	while (q < end && !isspace((unsigned char)*q))
 		q++;
 	name_len = (size_t)(q - name);
 	q = skip_spaces(q, end);
@@ -93,8 +93,12 @@ int bw_mtree_parse(const char *text, size_t len, struct bw_mtree *out, struct bw
 	memset(out, 0, sizeof(*out));
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end;
+		const char *le = nl ? nl : end, *next = le + 1;
 		const char *s = skip_spaces(p, le);
+
+		/* The monitor ends its lines with "\r\n". */
+		while (le > s && (le[-1] == '\r' || le[-1] == ' '))
+			le--;
 
 		if (starts(s, le, "FlatView ")) {
 			if (found)
@@ -118,7 +122,7 @@ int bw_mtree_parse(const char *text, size_t len, struct bw_mtree *out, struct bw
 				found = true;
 			}
 		}
-		p = le + 1;
+		p = next;
 	}
 	if (!in_memory && !found)
 		return bw_error_set(err, -ENOENT, "info mtree -f: no flat view of address space "

@@ -10,9 +10,11 @@
 #               (booted with nokaslr so that the kernel image is in node 0
 #               and a kernel model can be built from it);
 #   numa-memfd  q35, 6 GiB in two memfd nodes (node 0 straddles the 4 GiB
-#               split): --memory-pid, no --layout;
+#               split): --memory-pid with no --layout (q35 chosen), and
+#               with --qmp (QEMU's own memory map);
 #   private     pc, 4 GiB of QEMU's own private RAM (no memory option):
-#               --memory-pid (process_vm_readv), no --layout.
+#               --memory-pid (process_vm_readv) with no --layout (pc
+#               chosen), and with --qmp.
 # Each line of the output of a guest's run ends in its seconds.
 #
 # Env: as tests/e2e/test_watch_engine.sh.
@@ -43,11 +45,11 @@ run numa-file BW_E2E_GUEST_MEMORY=numa-file BW_E2E_GUEST_RAM=2G BW_E2E_GUEST_ARG
     "BW_E2E_READER_CHECK=files=shared mapping,q35,2;pid=shared mapping,q35,2" \
     "BW_E2E_PARTIAL_READERS=node0=--memory @MEM0@"
 run numa-memfd BW_E2E_GUEST_MEMORY=numa-memfd BW_E2E_GUEST_RAM=6G \
-    "BW_E2E_READERS=pid=--memory-pid @PID@" \
-    "BW_E2E_READER_CHECK=pid=shared mapping,q35,2"
+    "BW_E2E_READERS=pid=--memory-pid @PID@;qmp=--memory-pid @PID@ --qmp @QMP@" \
+    "BW_E2E_READER_CHECK=pid=shared mapping,q35,2;qmp=shared mapping,qemu,2"
 run private BW_E2E_GUEST_MEMORY=private BW_E2E_GUEST_MACHINE=pc BW_E2E_GUEST_RAM=4G \
-    "BW_E2E_READERS=pid=--memory-pid @PID@" \
-    "BW_E2E_READER_CHECK=pid=process_vm_readv,pc,1"
+    "BW_E2E_READERS=pid=--memory-pid @PID@;qmp=--memory-pid @PID@ --qmp @QMP@" \
+    "BW_E2E_READER_CHECK=pid=process_vm_readv,pc,1;qmp=process_vm_readv,qemu,1"
 
 echo "test_guest_memory: $passed passed, $failed failed"
 [ "$rc_all" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

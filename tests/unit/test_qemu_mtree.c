@@ -113,6 +113,23 @@ START_TEST(test_layout_q35_numa)
 }
 END_TEST
 
+/* The monitor's own line ends. */
+START_TEST(test_parse_crlf)
+{
+	static const char text[] =
+		"FlatView #0\r\n AS \"memory\", root: system\r\n"
+		"  0000000000000000-00000000000bffff (prio 0, ram): m0\r\n"
+		"  0000000100000000-000000013fffffff (prio 0, ram): m1 @0000000000001000 \r\n";
+	struct bw_mtree m;
+
+	parse_ok(text, &m);
+	ck_assert_uint_eq(m.n, 2);
+	ck_assert_str_eq(m.p[0].name, "m0");
+	ck_assert_str_eq(m.p[1].name, "m1");
+	ck_assert_uint_eq(m.p[1].offset, 0x1000);
+}
+END_TEST
+
 START_TEST(test_layout_pc_4g)
 {
 	struct bw_mtree m;
@@ -198,6 +215,7 @@ static Suite *qemu_mtree_suite(void)
 
 	tcase_add_test(tc, test_parse_q35_numa);
 	tcase_add_test(tc, test_layout_q35_numa);
+	tcase_add_test(tc, test_parse_crlf);
 	tcase_add_test(tc, test_layout_pc_4g);
 	tcase_add_test(tc, test_parse_garbage);
 	tcase_add_test(tc, test_parse_bounds);
