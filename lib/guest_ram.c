@@ -37,9 +37,15 @@ struct bw_ram {
 	uint64_t size;		/* all backends = mapping length */
 	bool faulted;
 	struct bw_layout layout;
-	/* private: iovecs of a batch, grown on demand */
+	/* private: a batch's spans (remote and local iovecs), grown on demand */
 	struct iovec *liov, *riov;
-	size_t niov;
+	size_t niov, nliov;
+	uint64_t *remote;	/* each load's remote address */
+	size_t remote_cap;
+	uint32_t *span_of;	/* each load's span */
+	size_t span_of_cap;
+	uint8_t *scratch;	/* the spans' bytes */
+	size_t scratch_cap;
 	char description[512];
 };
 
@@ -263,6 +269,9 @@ void bw_ram_close(struct bw_ram *ram)
 		close(ram->pagemap_fd);
 	free(ram->liov);
 	free(ram->riov);
+	free(ram->remote);
+	free(ram->span_of);
+	free(ram->scratch);
 	free(ram);
 }
 
@@ -391,75 +400,121 @@ static bool width_ok(uint64_t off, unsigned int width)
 	return (width == 1 || width == 2 || width == 4 || width == 8) && off % width == 0;
 }
 
-/* Private loads: one process_vm_readv for up to IOV_MAX of them. */
+/* Grow @p to hold @n elements of @size bytes. */
+static int grow(void **p, size_t *cap, size_t n, size_t size)
+{
+	void *np;
+
+	if (n <= *cap)
+		return 0;
+	np = realloc(*p, n * size);
+	if (!np)
+		return -ENOMEM;
+	*p = np;
+	*cap = n;
+	return 0;
+}
+
+/*
+ * Private loads: neighbours in one page become one remote iovec (the
+ * kernel pins a page per iovec, the dearest part of the call), and the
+ * spans go in one process_vm_readv per IOV_MAX of them, into a scratch
+ * buffer the values are then taken from.
+ */
 static int remote_load_batch(struct bw_ram *ram, const struct bw_load *loads, size_t n,
 			     uint64_t *out, size_t *done)
 {
-	size_t i = 0;
+	size_t valid = 0, nspans = 0, total = 0, base = 0, s = 0;
+	int r = 0;
 
-	if (ram->niov < n) {
-		size_t cap = n < IOV_MAX ? n : IOV_MAX;
-		struct iovec *l = realloc(ram->liov, cap * sizeof(*l)), *r;
+	/* The loads up to the first bad one, each in one backend. */
+	if (grow((void **)&ram->span_of, &ram->span_of_cap, n, sizeof(*ram->span_of)) < 0 ||
+	    grow((void **)&ram->remote, &ram->remote_cap, n, sizeof(*ram->remote)) < 0)
+		return -ENOMEM;
+	for (; valid < n; valid++) {
+		uint64_t off = loads[valid].offset, left;
+		unsigned int width = loads[valid].width;
+		const struct backend *b;
 
-		if (!l)
-			return -ENOMEM;
-		ram->liov = l;
-		r = realloc(ram->riov, cap * sizeof(*r));
-		if (!r)
-			return -ENOMEM;
-		ram->riov = r;
-		ram->niov = cap;
-	}
-	while (i < n) {
-		size_t k = 0, first = i;
-		ssize_t got, want = 0;
-
-		for (; i < n && k < ram->niov; i++, k++) {
-			uint64_t off = loads[i].offset, left;
-			unsigned int width = loads[i].width;
-			const struct backend *b;
-
-			if (off > ram->size || width > ram->size - off)
-				break;
-			if (!width_ok(off, width))
-				break;
-			b = backend_at(ram, off, &left);
-			if (!b || left < width)
-				break;
-			out[i] = 0;	/* little-endian: a narrow load fills the low bytes */
-			ram->liov[k] = (struct iovec){ .iov_base = &out[i], .iov_len = width };
-			ram->riov[k] = (struct iovec){
-				.iov_base = (void *)(uintptr_t)(b->addr + (off - b->base)),
-				.iov_len = width };
-			want += width;
+		if (off > ram->size || width > ram->size - off) {
+			r = -ERANGE;
+			break;
 		}
-		got = k ? process_vm_readv(ram->pid, ram->liov, k, ram->riov, k, 0) : 0;
-		if (got < 0 && errno == EINTR) {
-			i = first;
+		if (!width_ok(off, width)) {
+			r = -EINVAL;
+			break;
+		}
+		b = backend_at(ram, off, &left);
+		if (!b || left < width) {
+			r = -ERANGE;
+			break;
+		}
+		ram->remote[valid] = b->addr + (off - b->base);
+	}
+	/* Spans: consecutive loads within one page share one. */
+	for (size_t i = 0, page = 0; i < valid; i++) {
+		uint64_t a = ram->remote[i], e = a + loads[i].width;
+
+		if (nspans && (a & ~4095ULL) == page) {
+			struct iovec *sp = &ram->riov[nspans - 1];
+			uint64_t lo = (uintptr_t)sp->iov_base, hi = lo + sp->iov_len;
+
+			if (a < lo)
+				lo = a;
+			if (e > hi)
+				hi = e;
+			sp->iov_base = (void *)(uintptr_t)lo;
+			sp->iov_len = hi - lo;
+		} else {
+			if (grow((void **)&ram->riov, &ram->niov, nspans + 1, sizeof(*ram->riov)) < 0 ||
+			    grow((void **)&ram->liov, &ram->nliov, nspans + 1, sizeof(*ram->liov)) < 0)
+				return -ENOMEM;
+			ram->riov[nspans++] = (struct iovec){
+				.iov_base = (void *)(uintptr_t)a, .iov_len = loads[i].width };
+			page = a & ~4095ULL;
+		}
+		ram->span_of[i] = (uint32_t)(nspans - 1);
+	}
+	for (size_t k = 0; k < nspans; k++)
+		total += ram->riov[k].iov_len;
+	if (grow((void **)&ram->scratch, &ram->scratch_cap, total ? total : 1, 1) < 0)
+		return -ENOMEM;
+	for (size_t k = 0; k < nspans; k++) {
+		ram->liov[k] = (struct iovec){ .iov_base = ram->scratch + base,
+					       .iov_len = ram->riov[k].iov_len };
+		base += ram->riov[k].iov_len;
+	}
+	/* Read the spans, IOV_MAX at a time; s counts those read whole. */
+	while (s < nspans) {
+		size_t k = nspans - s < IOV_MAX ? nspans - s : IOV_MAX;
+		ssize_t want = 0, got;
+
+		for (size_t j = 0; j < k; j++)
+			want += (ssize_t)ram->riov[s + j].iov_len;
+		got = process_vm_readv(ram->pid, ram->liov + s, k, ram->riov + s, k, 0);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got == want) {
+			s += k;
 			continue;
 		}
-		if (got != want) {
-			/* Which load stopped it: the iovecs are filled in order. */
-			ssize_t sum = 0;
-
-			*done = first;
-			for (size_t j = 0; j < k && sum + (ssize_t)ram->liov[j].iov_len <= got; j++) {
-				sum += (ssize_t)ram->liov[j].iov_len;
-				*done = first + j + 1;
-			}
-			return -EFAULT;
-		}
-		if (i < n && k < ram->niov) {
-			uint64_t off = loads[i].offset;
-
-			*done = i;
-			if (off > ram->size || loads[i].width > ram->size - off)
-				return -ERANGE;
-			return width_ok(off, loads[i].width) ? -EFAULT : -EINVAL;
-		}
+		for (ssize_t sum = 0; got > 0 && sum + (ssize_t)ram->riov[s].iov_len <= got; s++)
+			sum += (ssize_t)ram->riov[s].iov_len;
+		r = -EFAULT;
+		break;
 	}
-	*done = n;
-	return 0;
+	/* The values of the loads whose spans were read. */
+	*done = 0;
+	for (size_t i = 0; i < valid && ram->span_of[i] < s; i++) {
+		const struct iovec *sp = &ram->riov[ram->span_of[i]];
+		const uint8_t *src = (const uint8_t *)ram->liov[ram->span_of[i]].iov_base +
+				     (ram->remote[i] - (uintptr_t)sp->iov_base);
+
+		out[i] = 0;	/* little-endian: a narrow load fills the low bytes */
+		memcpy(&out[i], src, loads[i].width);
+		*done = i + 1;
+	}
+	return *done == n ? 0 : (r ? r : -EFAULT);
 }
 
 int bw_ram_load_at(struct bw_ram *ram, uint64_t file_offset, unsigned int width,

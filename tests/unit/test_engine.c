@@ -982,7 +982,7 @@ START_TEST(test_garbage_guest)
 	bw_engine_summary(e, &sum);
 	ck_assert_int_eq(sum.state, BW_ENGINE_ERROR);
 	ck_assert_ptr_nonnull(strstr(sum.message, "map_idr"));
-	watch_state(e, "gauge", "pending", "BPF maps are not known");
+	watch_state(e, "gauge", "error", "BPF maps are not known");
 	doc = view(e, 's');
 	ck_assert_str_eq(json_string_value(json_object_get(doc, "state")), "error");
 	json_decref(doc);
