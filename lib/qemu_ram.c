@@ -124,6 +124,7 @@ static void for_each_mapping(const char *text, size_t len,
 struct private_scan {
 	uint64_t *addr, *size;
 	size_t max, n;
+	bool shared;		/* shared file mappings instead of private anonymous ones */
 };
 
 static bool before(uint64_t size_a, uint64_t addr_a, uint64_t size_b, uint64_t addr_b)
@@ -138,8 +139,11 @@ static void add_private(void *ctx, const struct bw_proc_mapping *m)
 	uint64_t size = m->end - m->start;
 	size_t pos;
 
-	if (m->inode != 0 || m->path_len != 0 || m->perms[0] != 'r' || m->perms[1] != 'w' ||
-	    m->perms[2] != '-' || m->perms[3] != 'p' || size < BW_QEMU_MIN_PRIVATE_RAM)
+	if (m->perms[0] != 'r' || m->perms[1] != 'w' || m->perms[2] != '-' ||
+	    size < BW_QEMU_MIN_PRIVATE_RAM)
+		return;
+	if (s->shared ? m->perms[3] != 's' || m->inode == 0 :
+			m->perms[3] != 'p' || m->inode != 0 || m->path_len != 0)
 		return;
 	pos = s->n < s->max ? s->n : s->max;
 	while (pos > 0 && before(size, m->start, s->size[pos - 1], s->addr[pos - 1]))
@@ -155,16 +159,22 @@ static void add_private(void *ctx, const struct bw_proc_mapping *m)
 	s->n++;
 }
 
-int bw_qemu_private_candidates(const char *maps, size_t len, uint64_t *addr, uint64_t *size,
-			       size_t max, size_t *n, size_t *bad)
+static int candidates(const char *maps, size_t len, bool shared, uint64_t *addr, uint64_t *size,
+		      size_t max, size_t *n, size_t *bad)
 {
-	struct private_scan s = { .addr = addr, .size = size, .max = max };
+	struct private_scan s = { .addr = addr, .size = size, .max = max, .shared = shared };
 
 	if (bad)
 		*bad = 0;
 	for_each_mapping(maps, len, add_private, &s, bad);
 	*n = s.n;
 	return 0;
+}
+
+int bw_qemu_private_candidates(const char *maps, size_t len, uint64_t *addr, uint64_t *size,
+			       size_t max, size_t *n, size_t *bad)
+{
+	return candidates(maps, len, false, addr, size, max, n, bad);
 }
 
 static int read_maps(pid_t pid, char **text, size_t *len)
@@ -347,6 +357,38 @@ static void pick_wanted(pid_t pid, const uint64_t *addr, const uint64_t *size, s
 	}
 }
 
+/* Mappings read with process_vm_readv: the sizes wanted, else the largest. */
+static int pick(pid_t pid, const uint64_t *addr, const uint64_t *size, size_t n,
+		const uint64_t *want_sizes, unsigned int nwant, const char *what,
+		struct bw_ram_backends *out, struct bw_error *err)
+{
+	if (nwant > 0 && nwant <= BW_RAM_MAX_BACKENDS) {
+		pick_wanted(pid, addr, size, n, want_sizes, nwant, out);
+		if (out->n != nwant)
+			return bw_error_set(err, -ENOENT, "process %d has %u of the %u RAM mappings "
+					    "of the sizes QEMU's memory backends have", (int)pid,
+					    out->n, nwant);
+		snprintf(out->why, sizeof(out->why), "%u %s%s in process %d of the sizes QMP gave, "
+			 "read with process_vm_readv", out->n, what, out->n == 1 ? "" : "s",
+			 (int)pid);
+		return 0;
+	}
+	/* The largest; several only when of equal size (one per NUMA node). */
+	for (size_t i = 0; i < n && i < BW_RAM_MAX_BACKENDS && size[i] == size[0]; i++) {
+		struct bw_ram_backend *b = &out->b[out->n++];
+
+		b->fd = -1;
+		b->pid = pid;
+		b->addr = addr[i];
+		b->size = size[i];
+		snprintf(b->name, sizeof(b->name), "%s", what);
+	}
+	snprintf(out->why, sizeof(out->why), "no shared RAM backend open to us: %u %s%s of %"
+		 PRIu64 " MiB in process %d, read with process_vm_readv", out->n, what,
+		 out->n == 1 ? "" : "s", size[0] >> 20, (int)pid);
+	return 0;
+}
+
 int bw_qemu_find_ram(pid_t pid, const uint64_t *want_sizes, unsigned int nwant,
 		     struct bw_ram_backends *out, struct bw_error *err)
 {
@@ -361,6 +403,20 @@ int bw_qemu_find_ram(pid_t pid, const uint64_t *want_sizes, unsigned int nwant,
 		return bw_error_set(err, r, "cannot read the mappings of process %d: %s", (int)pid,
 				    strerror(-r));
 	r = find_shared(pid, maps, len, out, err);
+	if (r == -EACCES) {
+		/*
+		 * /proc/PID/fd of another user's QEMU is closed to ptrace-read
+		 * rights alone (CAP_SYS_PTRACE without CAP_DAC_READ_SEARCH):
+		 * its shared RAM mappings are read like private memory.
+		 */
+		candidates(maps, len, true, addr, size, BW_QEMU_MAX_CANDIDATES, &n, NULL);
+		if (n > 0) {
+			free(maps);
+			return pick(pid, addr, size, n, want_sizes, nwant, "shared mapping", out,
+				    err);
+		}
+		r = 0;	/* no shared RAM: QEMU's private RAM, below */
+	}
 	if (r < 0 || out->n > 0) {
 		if (r == 0)
 			snprintf(out->why, sizeof(out->why),
@@ -376,31 +432,5 @@ int bw_qemu_find_ram(pid_t pid, const uint64_t *want_sizes, unsigned int nwant,
 				    "process %d has no shared file or memfd mapping and no private "
 				    "read-write mapping of %llu MiB or more that could be guest RAM",
 				    (int)pid, BW_QEMU_MIN_PRIVATE_RAM >> 20);
-	if (nwant > 0 && nwant <= BW_RAM_MAX_BACKENDS) {
-		pick_wanted(pid, addr, size, n, want_sizes, nwant, out);
-		if (out->n != nwant)
-			return bw_error_set(err, -ENOENT, "process %d has %u of the %u private RAM "
-					    "mappings of the sizes QEMU's memory backends have",
-					    (int)pid, out->n, nwant);
-		snprintf(out->why, sizeof(out->why),
-			 "no shared RAM backend: %u private anonymous mapping%s in process %d of "
-			 "the sizes QMP gave, read with process_vm_readv", out->n,
-			 out->n == 1 ? "" : "s", (int)pid);
-		return 0;
-	}
-	/* The largest; several only when of equal size (one per NUMA node). */
-	for (size_t i = 0; i < n && i < BW_RAM_MAX_BACKENDS && size[i] == size[0]; i++) {
-		struct bw_ram_backend *b = &out->b[out->n++];
-
-		b->fd = -1;
-		b->pid = pid;
-		b->addr = addr[i];
-		b->size = size[i];
-		snprintf(b->name, sizeof(b->name), "private");
-	}
-	snprintf(out->why, sizeof(out->why),
-		 "no shared RAM backend: %u private anonymous mapping%s of %" PRIu64
-		 " MiB in process %d, read with process_vm_readv", out->n,
-		 out->n == 1 ? "" : "s", size[0] >> 20, (int)pid);
-	return 0;
+	return pick(pid, addr, size, n, want_sizes, nwant, "private anonymous mapping", out, err);
 }
