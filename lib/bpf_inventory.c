@@ -987,6 +987,61 @@ static int load(struct bw_kernel *k, uint64_t off, uint64_t va, unsigned int wid
 	return bw_kernel_read(k, va, out, width, err);
 }
 
+int bw_bpf_inventory_check_loads(const struct bw_bpf_layout *l, const struct bw_bpf_inventory *inv,
+				 struct bw_load *loads, size_t *n)
+{
+	*n = 0;
+	if (inv->idr_next_off == NOT_LOCATED)
+		return -EAGAIN;
+	loads[(*n)++] = (struct bw_load){ .offset = inv->idr_next_off, .width = 4 };
+	if (l->scx_mode == BW_SCX_ROOT) {
+		if (inv->scx_root_off == NOT_LOCATED)
+			return -EAGAIN;
+		loads[(*n)++] = (struct bw_load){ .offset = inv->scx_root_off, .width = 8 };
+	}
+	if (l->has_scx_state && (l->scx_mode == BW_SCX_ROOT || l->scx_mode == BW_SCX_OPS_GLOBAL)) {
+		if (inv->scx_state_off == NOT_LOCATED)
+			return -EAGAIN;
+		loads[(*n)++] = (struct bw_load){ .offset = inv->scx_state_off, .width = 4 };
+	}
+	if (inv->scx.enabled && inv->scx_fn_off != NOT_LOCATED)
+		loads[(*n)++] = (struct bw_load){ .offset = inv->scx_fn_off, .width = 8 };
+	return 0;
+}
+
+bool bw_bpf_inventory_check_changed(const struct bw_bpf_layout *l,
+				    const struct bw_bpf_inventory *inv, const uint64_t *v)
+{
+	size_t i = 0;
+
+	if ((uint32_t)v[i++] != inv->map_idr_next)
+		return true;
+	if (l->scx_mode == BW_SCX_ROOT && v[i++] != inv->scx.root)
+		return true;
+	if (l->has_scx_state && (l->scx_mode == BW_SCX_ROOT || l->scx_mode == BW_SCX_OPS_GLOBAL) &&
+	    (int64_t)(uint32_t)v[i++] != inv->scx.enable_state)
+		return true;
+	return inv->scx.enabled && inv->scx_fn_off != NOT_LOCATED && v[i] != inv->scx_fn_value;
+}
+
+/* The cheap check as one batch (one system call on private memory); -EAGAIN: one by one. */
+static int changed_batched(struct bw_kernel *k, const struct bw_bpf_layout *l,
+			   const struct bw_bpf_inventory *inv, bool *changed, struct bw_error *err)
+{
+	struct bw_load loads[BW_INVENTORY_CHECK_LOADS];
+	uint64_t v[BW_INVENTORY_CHECK_LOADS];
+	size_t n, done;
+	int r = bw_bpf_inventory_check_loads(l, inv, loads, &n);
+
+	if (r < 0)
+		return r;
+	r = bw_ram_load_batch(bw_kernel_ram(k), loads, n, v, &done, err);
+	if (r < 0)
+		return bw_error_prefix(err, "reading the BPF map and sched_ext change markers");
+	*changed = bw_bpf_inventory_check_changed(l, inv, v);
+	return 0;
+}
+
 int bw_bpf_inventory_changed(struct bw_kernel *k, const struct bw_bpf_layout *l,
 			     const struct bw_bpf_inventory *inv, bool *changed,
 			     struct bw_error *err)
@@ -995,6 +1050,9 @@ int bw_bpf_inventory_changed(struct bw_kernel *k, const struct bw_bpf_layout *l,
 	int r;
 
 	*changed = false;
+	r = changed_batched(k, l, inv, changed, err);
+	if (r != -EAGAIN)
+		return r;
 	r = load(k, inv->idr_next_off, l->map_idr + l->xa.idr_next, 4, &v, err);
 	if (r < 0)
 		return bw_error_prefix(err, "reading map_idr.idr_next");

@@ -142,6 +142,8 @@ struct tk_opts {
 	enum tk_scx_mode scx;
 	/* TK_SCX_ROOT without scx_enable_state_var among the symbols. */
 	bool no_scx_state;
+	/* Read the RAM as private memory of this process (process_vm_readv). */
+	bool private_ram;
 };
 
 /* A booted synthetic kernel: tk->k is ready.  Free with tk_free(). */
