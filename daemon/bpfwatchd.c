@@ -11,6 +11,8 @@
 
 #include <bpf/libbpf.h>
 
+#include "guest_open.h"
+#include "guest_source.h"
 #include "guest_ram.h"
 #include "inspect.h"
 #include "log.h"
@@ -25,29 +27,22 @@
 #define EXIT_USAGE 2
 
 static int open_guest(const struct daemon_options *opts, struct bw_ram **ram,
-		      struct bw_kernel **kernel, struct bw_error *err)
+		      struct bw_kernel **kernel, struct bw_guest_choice *choice,
+		      struct bw_error *err)
 {
-	struct bw_ram_source source = BW_RAM_SOURCE_INIT;
-	struct bw_kernel_files files = {
-		.vmlinux = opts->vmlinux, .system_map = opts->system_map, .btf = opts->btf,
-	};
+	struct daemon_config cfg;
 	struct bw_layout_spec layout;
 	int r;
 
-	r = bw_layout_parse(opts->layout ? opts->layout : "q35", &layout, err);
-	if (r < 0)
-		return bw_error_prefix(err, "--layout");
-	source.path = opts->memory;
-	source.fd = opts->memory_fd;
-	source.pid = opts->memory_pid;
-	r = bw_ram_open(&source, &layout, ram, err);
+	r = config_load(opts, &cfg, err);
 	if (r < 0)
 		return r;
-	r = bw_kernel_open(*ram, &files, kernel, err);
-	if (r < 0) {
-		bw_ram_close(*ram);
-		*ram = NULL;
-	}
+	r = bw_layout_parse(cfg.layout, &layout, err);
+	if (r < 0)
+		bw_error_prefix(err, "--layout");
+	else
+		r = guest_source_open(&cfg, &layout, ram, kernel, choice, err);
+	config_free(&cfg);
 	return r;
 }
 
@@ -57,12 +52,14 @@ static int inspect(const struct daemon_options *opts)
 	struct bw_ram *ram = NULL;
 	struct bw_kernel *kernel = NULL;
 	struct bw_watch_set *set = NULL;
+	struct bw_guest_choice choice;
 	json_t *doc = NULL;
 	int r;
 
-	if (!opts->memory && opts->memory_fd < 0 && !opts->memory_pid) {
+	if (!opts->nmemory && opts->memory_fd < 0 && !opts->memory_pid && !opts->memory_pid_file &&
+	    !opts->config) {
 		fprintf(stderr, "bpfwatchd: --inspect needs the guest's memory: --memory PATH, "
-			"--memory-fd N or --memory-pid PID\n");
+			"--memory-fd N, --memory-pid PID or --memory-pid-file FILE\n");
 		return EXIT_USAGE;
 	}
 	if (opts->inspect == INSPECT_SAMPLE) {
@@ -73,7 +70,7 @@ static int inspect(const struct daemon_options *opts)
 			return EXIT_FAILURE;
 		}
 	}
-	r = open_guest(opts, &ram, &kernel, &err);
+	r = open_guest(opts, &ram, &kernel, &choice, &err);
 	if (r < 0) {
 		fprintf(stderr, "bpfwatchd: %s\n", err.msg);
 		bw_watch_set_free(set);
@@ -81,7 +78,7 @@ static int inspect(const struct daemon_options *opts)
 	}
 	switch (opts->inspect) {
 	case INSPECT_KERNEL:
-		doc = inspect_kernel_json(kernel);
+		doc = inspect_kernel_json(kernel, &choice);
 		break;
 	case INSPECT_MAPS:
 		doc = inspect_maps_json(kernel, &err);
@@ -118,9 +115,10 @@ static int serve(const struct daemon_options *opts)
 		config_free(&cfg);
 		return EXIT_USAGE;
 	}
-	if (!cfg.memory && cfg.memory_fd < 0 && cfg.memory_pid <= 0) {
+	if (!cfg.memory && cfg.memory_fd < 0 && cfg.memory_pid <= 0 && !cfg.memory_pid_file) {
 		log_msg(LOG_ERR, "no guest memory configured: give --memory PATH, "
-			"--memory-fd N or --memory-pid PID, or [Guest] Memory= in %s",
+			"--memory-fd N, --memory-pid PID or --memory-pid-file FILE, or [Guest] Memory= "
+			"in %s",
 			cfg.config_file ? cfg.config_file : "the config file");
 		config_free(&cfg);
 		return EXIT_USAGE;

@@ -24,7 +24,7 @@ enum section_id { SEC_NONE, SEC_GUEST, SEC_SAMPLING, SEC_SOCKET, SEC_METRICS, SE
 		  SEC_CLIENTS, SEC_KERNEL };
 
 enum key_id {
-	K_MEMORY, K_MEMORY_PID, K_LAYOUT, K_VMLINUX, K_SYSTEM_MAP, K_BTF,
+	K_MEMORY, K_MEMORY_PID, K_MEMORY_PID_FILE, K_QMP, K_LAYOUT, K_VMLINUX, K_SYSTEM_MAP, K_BTF,
 	K_INTERVAL,
 	K_SOCKET_PATH, K_SOCKET_MODE, K_SOCKET_GROUP,
 	K_TEXTFILE_DIR, K_STATE_FILE, K_FILE_MODE,
@@ -42,6 +42,8 @@ static const struct {
 } keys[K_COUNT] = {
 	[K_MEMORY] = { SEC_GUEST, "Memory", false },
 	[K_MEMORY_PID] = { SEC_GUEST, "MemoryPid", false },
+	[K_MEMORY_PID_FILE] = { SEC_GUEST, "MemoryPidFile", false },
+	[K_QMP] = { SEC_GUEST, "QMP", false },
 	[K_LAYOUT] = { SEC_GUEST, "Layout", false },
 	[K_VMLINUX] = { SEC_GUEST, "Vmlinux", false },
 	[K_SYSTEM_MAP] = { SEC_GUEST, "SystemMap", false },
@@ -71,7 +73,7 @@ static const struct {
 	const char *expected;	/* the keys, for the unknown-key message */
 } sections[] = {
 	[SEC_NONE] = { NULL, NULL },
-	[SEC_GUEST] = { "Guest", "Memory, MemoryPid, Layout, Vmlinux, SystemMap or Btf" },
+	[SEC_GUEST] = { "Guest", "Memory, MemoryPid, MemoryPidFile, QMP, Layout, Vmlinux, SystemMap or Btf" },
 	[SEC_SAMPLING] = { "Sampling", "IntervalMSec" },
 	[SEC_SOCKET] = { "Socket", "Path, Mode or Group" },
 	[SEC_METRICS] = { "Metrics", "TextfileDir, StateFile or FileMode" },
@@ -116,6 +118,8 @@ void config_free(struct daemon_config *cfg)
 	free(cfg->config_file);
 	free(cfg->memory);
 	free(cfg->layout);
+	free(cfg->memory_pid_file);
+	free(cfg->qmp);
 	free(cfg->vmlinux);
 	free(cfg->system_map);
 	free(cfg->btf);
@@ -295,17 +299,45 @@ static int apply_key(struct parse_state *ps, enum key_id k, const char *v, size_
 		return ini_line_error(err, -EINVAL, name, line, "%s=: empty value", kn);
 	switch (k) {
 	case K_MEMORY:
-	case K_MEMORY_PID: {
-		enum key_id other = k == K_MEMORY ? K_MEMORY_PID : K_MEMORY;
+	case K_MEMORY_PID:
+	case K_MEMORY_PID_FILE: {
+		static const enum key_id group[] = { K_MEMORY, K_MEMORY_PID, K_MEMORY_PID_FILE };
 
-		if (ps->key_line[other])
-			return ini_line_error(err, -EINVAL, name, line,
-					      "%s= and %s= (line %u) both name the guest memory; "
-					      "give one", kn, keys[other].name, ps->key_line[other]);
-		if (k == K_MEMORY) {
+		for (size_t g = 0; g < sizeof(group) / sizeof(group[0]); g++) {
+			enum key_id other = group[g];
+
+			if (other != k && ps->key_line[other])
+				return ini_line_error(err, -EINVAL, name, line,
+						      "%s= and %s= (line %u) both name the guest "
+						      "memory; give one", kn, keys[other].name,
+						      ps->key_line[other]);
+		}
+		if (k == K_MEMORY_PID_FILE) {
 			r = check_abs_path(name, line, kn, v, vlen, err);
 			if (r < 0)
 				return r;
+			return set_str(&cfg->memory_pid_file, v, vlen);
+		}
+		if (k == K_MEMORY) {
+			/* A space-separated list: one file per RAM backend, in guest-physical order. */
+			unsigned int count = 0;
+
+			for (size_t i = 0; i < vlen;) {
+				size_t wlen = strcspn(v + i, " \t");
+
+				if (wlen > vlen - i)
+					wlen = vlen - i;
+				if (wlen) {
+					r = check_abs_path(name, line, kn, v + i, wlen, err);
+					if (r < 0)
+						return r;
+					if (++count > CONFIG_MAX_MEMORY)
+						return ini_line_error(err, -E2BIG, name, line,
+								      "%s=: more than %d files", kn,
+								      CONFIG_MAX_MEMORY);
+				}
+				i += wlen + 1;
+			}
 			return set_str(&cfg->memory, v, vlen);
 		}
 		r = parse_decimal(v, vlen, INT_MAX, &n);
@@ -333,12 +365,14 @@ static int apply_key(struct parse_state *ps, enum key_id k, const char *v, size_
 		cfg->layout = text;
 		return 0;
 	}
+	case K_QMP:
 	case K_VMLINUX:
 	case K_SYSTEM_MAP:
 	case K_BTF:
 	case K_TEXTFILE_DIR:
 	case K_STATE_FILE: {
-		char **slot = k == K_VMLINUX ? &cfg->vmlinux : k == K_SYSTEM_MAP ? &cfg->system_map :
+		char **slot = k == K_QMP ? &cfg->qmp :
+			      k == K_VMLINUX ? &cfg->vmlinux : k == K_SYSTEM_MAP ? &cfg->system_map :
 			      k == K_BTF ? &cfg->btf : k == K_TEXTFILE_DIR ? &cfg->textfile_dir :
 			      &cfg->state_file;
 
@@ -544,6 +578,27 @@ static int set_flag(char **slot, const char *value, struct bw_error *err)
 	return 0;
 }
 
+int config_ram_source(const struct daemon_config *cfg, struct bw_ram_source *source,
+		      char *buf, size_t size)
+{
+	char *save = NULL, *word;
+
+	*source = (struct bw_ram_source)BW_RAM_SOURCE_INIT;
+	source->fd = cfg->memory_fd;
+	source->pid = cfg->memory_pid;
+	if (!cfg->memory)
+		return 0;
+	if (strlen(cfg->memory) >= size)
+		return -ENAMETOOLONG;
+	strcpy(buf, cfg->memory);
+	for (word = strtok_r(buf, " \t", &save); word; word = strtok_r(NULL, " \t", &save)) {
+		if (source->npaths == BW_RAM_MAX_BACKENDS)
+			return -E2BIG;
+		source->paths[source->npaths++] = word;
+	}
+	return 0;
+}
+
 int config_apply_options(struct daemon_config *cfg, const struct daemon_options *opts,
 			 struct bw_error *err)
 {
@@ -558,15 +613,32 @@ int config_apply_options(struct daemon_config *cfg, const struct daemon_options 
 	if (r < 0)
 		return opts->instance && err ? bw_error_prefix(err, "--instance") : r;
 
-	if (opts->memory || opts->memory_fd >= 0 || opts->memory_pid > 0) {
+	if (opts->nmemory || opts->memory_fd >= 0 || opts->memory_pid > 0 ||
+	    opts->memory_pid_file) {
 		free(cfg->memory);
 		cfg->memory = NULL;
+		free(cfg->memory_pid_file);
+		cfg->memory_pid_file = NULL;
+		if (set_flag(&cfg->memory_pid_file, opts->memory_pid_file, err) < 0)
+			return -ENOMEM;
 		cfg->memory_pid = 0;
 		cfg->memory_fd = opts->memory_fd;
 		if (opts->memory_pid > 0)
 			cfg->memory_pid = opts->memory_pid;
-		if (set_flag(&cfg->memory, opts->memory, err) < 0)
-			return -ENOMEM;
+		if (opts->nmemory) {
+			size_t len = 0;
+
+			for (unsigned int i = 0; i < opts->nmemory; i++)
+				len += strlen(opts->memory[i]) + 1;
+			cfg->memory = calloc(1, len);
+			if (!cfg->memory)
+				return bw_error_set(err, -ENOMEM, "out of memory");
+			for (unsigned int i = 0; i < opts->nmemory; i++) {
+				if (i)
+					strcat(cfg->memory, " ");
+				strcat(cfg->memory, opts->memory[i]);
+			}
+		}
 	}
 	if (opts->layout) {
 		struct bw_layout_spec spec;
@@ -576,6 +648,7 @@ int config_apply_options(struct daemon_config *cfg, const struct daemon_options 
 			return err ? bw_error_prefix(err, "--layout") : r;
 	}
 	if (set_flag(&cfg->layout, opts->layout, err) < 0 ||
+	    set_flag(&cfg->qmp, opts->qmp, err) < 0 ||
 	    set_flag(&cfg->vmlinux, opts->vmlinux, err) < 0 ||
 	    set_flag(&cfg->system_map, opts->system_map, err) < 0 ||
 	    set_flag(&cfg->btf, opts->btf, err) < 0 ||

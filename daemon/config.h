@@ -82,6 +82,7 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "guest_ram.h"
 #include "options.h"
 
 /*
@@ -91,7 +92,8 @@
  */
 #define CONFIG_INSTANCE_MAX 64
 #define CONFIG_DEFAULT_INSTANCE "default"
-#define CONFIG_DEFAULT_LAYOUT "q35"
+#define CONFIG_DEFAULT_LAYOUT "auto"
+#define CONFIG_MAX_MEMORY 8
 #define CONFIG_DEFAULT_INTERVAL_MS 100u
 /* An hour: a longer interval is a typo, and the window math stays small. */
 #define CONFIG_INTERVAL_MS_MAX 3600000u
@@ -132,9 +134,11 @@ struct daemon_config {
 	char *config_file;		/* the file read; NULL: none */
 
 	/* [Guest]; at most one of memory, memory_fd >= 0, memory_pid > 0 */
-	char *memory;
+	char *memory;			/* space-separated files, in guest-physical order */
 	int memory_fd;			/* --memory-fd only; -1: unset */
 	pid_t memory_pid;		/* 0: unset */
+	char *memory_pid_file;		/* QEMU's pid, read at each attach */
+	char *qmp;			/* QEMU's QMP socket, or NULL */
 	char *layout;			/* never NULL after config_load */
 	char *vmlinux;
 	char *system_map;
@@ -188,10 +192,14 @@ int config_parse_file(struct daemon_config *cfg, const char *path, struct bw_err
 /*
  * Lay the flags of @opts over @cfg (see the top of this file), then fill
  * what is still unset and derives from the instance: the instance itself
- * ("default"), the layout ("q35"), the socket path.  Checks the instance
+ * ("default"), the layout ("auto"), the socket path.  Checks the instance
  * name, the --layout text and the socket path length; errors name the flag
  * ("--socket: ...") or the file line that set the value.
  */
+/* The guest memory @cfg names; the paths point into @buf. */
+int config_ram_source(const struct daemon_config *cfg, struct bw_ram_source *source,
+		      char *buf, size_t size);
+
 int config_apply_options(struct daemon_config *cfg, const struct daemon_options *opts,
 			 struct bw_error *err);
 

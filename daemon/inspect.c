@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "inspect.h"
 
+#include "guest_ram.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
@@ -23,7 +25,26 @@ static json_t *hex(uint64_t value)
 	return json_string(buf);
 }
 
-json_t *inspect_kernel_json(struct bw_kernel *k)
+json_t *inspect_memory_json(struct bw_ram *ram, const struct bw_guest_choice *choice)
+{
+	const struct bw_layout *l = bw_ram_layout(ram);
+	json_t *regions = json_array();
+
+	for (unsigned int i = 0; regions && i < l->nregions; i++)
+		json_array_append_new(regions, json_pack("{s:o, s:I, s:I}",
+							 "gpa", hex(l->regions[i].gpa),
+							 "size", (json_int_t)l->regions[i].size,
+							 "offset", (json_int_t)l->regions[i].offset));
+	return json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:o}",
+			 "source", bw_ram_describe(ram), "access", bw_ram_access(ram),
+			 "backends", (json_int_t)bw_ram_nbackends(ram),
+			 "size", (json_int_t)bw_ram_file_size(ram),
+			 "backends_found", choice->backends_why,
+			 "layout", choice->layout, "layout_why", choice->layout_why,
+			 "regions", regions);
+}
+
+json_t *inspect_kernel_json(struct bw_kernel *k, const struct bw_guest_choice *choice)
 {
 	struct bw_kernel_info info;
 	json_t *doc, *cpus, *syms;
@@ -53,6 +74,9 @@ json_t *inspect_kernel_json(struct bw_kernel *k)
 			"kallsyms_count", (json_int_t)info.kallsyms_count);
 	if (!doc)
 		return NULL;
+	json_object_set_new(doc, "memory", inspect_memory_json(bw_kernel_ram(k), choice));
+	json_object_set_new(doc, "percpu_areas_checked", json_integer(info.percpu_checked));
+	json_object_set_new(doc, "percpu_areas_bad", json_integer(info.percpu_bad));
 	json_object_set_new(doc, "kallsyms_encoding",
 			    info.kallsyms_encoding ? json_string(info.kallsyms_encoding) : json_null());
 	json_object_set_new(doc, "vmcoreinfo_gpa",

@@ -6,13 +6,16 @@
 #include <jansson.h>
 
 #include "error.h"
+#include "guest_open.h"
 #include "kernel.h"
 
 /*
  * The kernel model as JSON.  Addresses are strings "0x…" (they exceed
  * JSON's exact integer range); counts and sizes are numbers.
  */
-json_t *inspect_kernel_json(struct bw_kernel *k);
+json_t *inspect_kernel_json(struct bw_kernel *k, const struct bw_guest_choice *choice);
+/* How the guest's memory is read and laid out: for --inspect kernel and status. */
+json_t *inspect_memory_json(struct bw_ram *ram, const struct bw_guest_choice *choice);
 
 struct bw_watch_set;
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 enum {
-	OPT_CONFIG = 0x100, OPT_INSTANCE, OPT_MEMORY, OPT_MEMORY_FD, OPT_MEMORY_PID, OPT_LAYOUT,
+	OPT_CONFIG = 0x100, OPT_INSTANCE, OPT_MEMORY, OPT_MEMORY_FD, OPT_MEMORY_PID, OPT_MEMORY_PID_FILE, OPT_QMP, OPT_LAYOUT,
 	OPT_VMLINUX, OPT_SYSTEM_MAP, OPT_BTF, OPT_WATCH_DIR, OPT_SOCKET, OPT_INTERVAL_MS,
 	OPT_STATE_FILE, OPT_INSPECT, OPT_SAMPLES, OPT_VERSION,
 };
@@ -21,6 +21,8 @@ static const struct option long_options[] = {
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "memory-fd", required_argument, NULL, OPT_MEMORY_FD },
 	{ "memory-pid", required_argument, NULL, OPT_MEMORY_PID },
+	{ "memory-pid-file", required_argument, NULL, OPT_MEMORY_PID_FILE },
+	{ "qmp", required_argument, NULL, OPT_QMP },
 	{ "layout", required_argument, NULL, OPT_LAYOUT },
 	{ "vmlinux", required_argument, NULL, OPT_VMLINUX },
 	{ "system-map", required_argument, NULL, OPT_SYSTEM_MAP },
@@ -39,12 +41,14 @@ static const struct option long_options[] = {
 void options_usage(FILE *out)
 {
 	fputs("usage: bpfwatchd [--config FILE] [--instance NAME]\n"
-	      "                 [--memory PATH | --memory-fd N | --memory-pid PID] [--layout SPEC]\n"
+	      "                 [--memory PATH... | --memory-fd N | --memory-pid PID | --memory-pid-file FILE]\n"
+	      "                 [--qmp SOCKET] [--layout SPEC]\n"
 	      "                 [--vmlinux PATH | --system-map PATH --btf PATH]\n"
 	      "                 [--watch-dir DIR]... [--socket PATH] [--interval-ms N]\n"
 	      "                 [--state-file PATH] [--inspect kernel|maps|sample [--samples N]]\n"
 	      "       bpfwatchd --help | --version\n"
-	      "  --layout q35 | pc | flat [,max-ram-below-4g=SIZE] | GPA:SIZE@OFFSET[,...]\n",
+	      "  --memory PATH may be given once per RAM backend, in guest-physical order\n"
+	      "  --layout auto (default) | q35 | pc | flat [,max-ram-below-4g=SIZE] | GPA:SIZE@OFFSET[,...]\n",
 	      out);
 }
 
@@ -78,7 +82,21 @@ int options_parse(int argc, char **argv, struct daemon_options *opts)
 		switch (c) {
 		case OPT_CONFIG: opts->config = optarg; break;
 		case OPT_INSTANCE: opts->instance = optarg; break;
-		case OPT_MEMORY: opts->memory = optarg; sources++; break;
+		case OPT_MEMORY:
+			if (opts->nmemory == OPTIONS_MAX_MEMORY) {
+				log_msg(LOG_ERR, "--memory: at most %d files",
+					OPTIONS_MAX_MEMORY);
+				return -EINVAL;
+			}
+			if (strchr(optarg, ' ')) {
+				log_msg(LOG_ERR, "--memory \"%s\": a RAM file path cannot "
+					"hold a space", optarg);
+				return -EINVAL;
+			}
+			if (opts->nmemory++ == 0)
+				sources++;
+			opts->memory[opts->nmemory - 1] = optarg;
+			break;
 		case OPT_MEMORY_FD:
 			if (parse_uint("memory-fd", optarg, INT_MAX, &v) < 0)
 				return -EINVAL;
@@ -94,6 +112,8 @@ int options_parse(int argc, char **argv, struct daemon_options *opts)
 			opts->memory_pid = (pid_t)v;
 			sources++;
 			break;
+		case OPT_MEMORY_PID_FILE: opts->memory_pid_file = optarg; sources++; break;
+		case OPT_QMP: opts->qmp = optarg; break;
 		case OPT_LAYOUT: opts->layout = optarg; break;
 		case OPT_VMLINUX: opts->vmlinux = optarg; break;
 		case OPT_SYSTEM_MAP: opts->system_map = optarg; break;
@@ -154,7 +174,7 @@ int options_parse(int argc, char **argv, struct daemon_options *opts)
 		return -EINVAL;
 	}
 	if (sources > 1) {
-		log_msg(LOG_ERR, "give only one of --memory, --memory-fd, --memory-pid");
+		log_msg(LOG_ERR, "give only one of --memory, --memory-fd, --memory-pid, --memory-pid-file");
 		return -EINVAL;
 	}
 	if (opts->samples && opts->inspect != INSPECT_SAMPLE) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#define OPTIONS_MAX_MEMORY 8
 #define OPTIONS_MAX_WATCH_DIRS 16
 
 enum inspect_what {
@@ -19,9 +20,12 @@ enum inspect_what {
 struct daemon_options {
 	const char *config;
 	const char *instance;
-	const char *memory;
+	const char *memory[OPTIONS_MAX_MEMORY];	/* --memory, in guest-physical order */
+	unsigned int nmemory;
 	int memory_fd;		/* -1: unset */
 	pid_t memory_pid;	/* 0: unset */
+	const char *memory_pid_file;
+	const char *qmp;
 	const char *layout;
 	const char *vmlinux;
 	const char *system_map;

@@ -2,6 +2,7 @@
 #include "service.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,7 +18,10 @@
 #include "atomic_file.h"
 #include "clock.h"
 #include "engine.h"
+#include "guest_open.h"
+#include "guest_source.h"
 #include "guest_ram.h"
+#include "inspect.h"
 #include "kernel.h"
 #include "kernel_requests.h"
 #include "log.h"
@@ -76,6 +80,7 @@ struct service {
 	uint64_t retry_us;
 
 	struct bw_layout_spec layout;
+	struct bw_guest_choice choice;		/* how ram was found and laid out */
 	struct bw_ram *ram;
 	struct bw_kernel *kernel;
 	struct bw_engine *engine;
@@ -203,9 +208,27 @@ static bool memory_present(const struct daemon_config *cfg)
 
 	if (cfg->memory_fd >= 0)
 		return true;
+	if (cfg->memory_pid_file) {
+		pid_t pid;
+
+		if (guest_source_read_pid_file(cfg->memory_pid_file, &pid, NULL) < 0)
+			return false;
+		return kill(pid, 0) == 0 || errno == EPERM;
+	}
 	if (cfg->memory_pid > 0)
 		return kill(cfg->memory_pid, 0) == 0 || errno == EPERM;
-	return stat(cfg->memory, &st) == 0;
+	{
+		struct bw_ram_source source;
+		char buf[CONFIG_MAX_MEMORY * (PATH_MAX + 1)];
+
+		if (config_ram_source(cfg, &source, buf, sizeof(buf)) < 0 || source.npaths == 0)
+			return false;
+		for (unsigned int i = 0; i < source.npaths; i++) {
+			if (stat(source.paths[i], &st) != 0)
+				return false;
+		}
+	}
+	return true;
 }
 
 static int on_tick(sd_event_source *src, uint64_t usec, void *userdata);
@@ -223,44 +246,31 @@ static void start_ticking(struct service *s)
 
 static int try_attach(struct service *s)
 {
-	struct bw_ram_source source = BW_RAM_SOURCE_INIT;
-	struct bw_kernel_files files = {
-		.vmlinux = s->cfg->vmlinux, .system_map = s->cfg->system_map, .btf = s->cfg->btf,
-	};
 	struct bw_error err = { 0 };
 	int r;
 
 	/*
-	 * While the kernel is not found, the RAM we hold may have been
-	 * replaced (QEMU restarted: the old file unlinked, a new one at the
-	 * same path) or removed: scanning the old one would never succeed.
+	 * The RAM is opened afresh at every attempt: it may have been replaced
+	 * meanwhile (QEMU restarted), and the layout and the order of its
+	 * backends are chosen together with the kernel model.
 	 */
-	if (s->ram && (bw_ram_check(s->ram, NULL) < 0 || !memory_present(s->cfg))) {
-		bw_ram_close(s->ram);
-		s->ram = NULL;
-	}
-	if (!s->ram) {
-		if (!memory_present(s->cfg)) {
-			set_state(s, STATE_WAITING_FOR_MEMORY, "the guest's RAM is not there yet");
-			return -ENOENT;
-		}
-		source.path = s->cfg->memory;
-		source.fd = s->cfg->memory_fd;
-		source.pid = s->cfg->memory_pid;
-		r = bw_ram_open(&source, &s->layout, &s->ram, &err);
-		if (r < 0) {
-			set_state(s, STATE_WAITING_FOR_MEMORY, err.msg);
-			return r;
-		}
-		s->retry_us = 0;
+	bw_ram_close(s->ram);
+	s->ram = NULL;
+	if (!memory_present(s->cfg)) {
+		set_state(s, STATE_WAITING_FOR_MEMORY, "the guest's RAM is not there yet");
+		return -ENOENT;
 	}
 	if (s->state != STATE_LOCATING_KERNEL)
 		set_state(s, STATE_LOCATING_KERNEL, "scanning guest RAM");
-	r = bw_kernel_open(s->ram, &files, &s->kernel, &err);
+	r = guest_source_open(s->cfg, &s->layout, &s->ram, &s->kernel, &s->choice, &err);
 	if (r < 0) {
-		set_state(s, STATE_LOCATING_KERNEL, err.msg);
+		/* Not there, or not readable (yet): waiting for memory; else the kernel. */
+		bool no_memory = !s->choice.memory_opened;
+
+		set_state(s, no_memory ? STATE_WAITING_FOR_MEMORY : STATE_LOCATING_KERNEL, err.msg);
 		return r;
 	}
+	s->retry_us = 0;
 	r = bw_engine_new(s->kernel, s->watches, s->window_mono_ns ? s->window_mono_ns : clock_mono_ns(),
 			  s->window_wall_ns ? s->window_wall_ns : clock_wall_ns(), &s->engine, &err);
 	if (r < 0) {
@@ -694,6 +704,9 @@ static json_t *status_reply(struct service *s)
 			  "limit_hits", limit_hits_json(&st));
 	if (engine && reply)
 		json_object_set(reply, "engine", json_object_get(engine, "state"));
+	if (reply)
+		json_object_set_new(reply, "memory_access", s->ram && s->kernel ?
+				    inspect_memory_json(s->ram, &s->choice) : json_null());
 	json_decref(engine);
 	if (reply && s->health)
 		json_object_set_new(reply, "sched_ext", kernel_health_status(s->health));

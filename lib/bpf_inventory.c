@@ -988,6 +988,46 @@ static int load(struct bw_kernel *k, uint64_t off, uint64_t va, unsigned int wid
 	return bw_kernel_read(k, va, out, width, err);
 }
 
+int bw_bpf_inventory_check_loads(const struct bw_bpf_layout *l, const struct bw_bpf_inventory *inv,
+				 struct bw_load *loads, size_t *n)
+{
+	*n = 0;
+	if (inv->idr_next_off == NOT_LOCATED)
+		return -EAGAIN;
+	loads[(*n)++] = (struct bw_load){ .offset = inv->idr_next_off, .width = 4 };
+	if (l->scx_mode == BW_SCX_ROOT) {
+		if (inv->scx_root_off == NOT_LOCATED)
+			return -EAGAIN;
+		loads[(*n)++] = (struct bw_load){ .offset = inv->scx_root_off, .width = 8 };
+	}
+	if (l->has_scx_state && (l->scx_mode == BW_SCX_ROOT || l->scx_mode == BW_SCX_OPS_GLOBAL)) {
+		if (inv->scx_state_off == NOT_LOCATED)
+			return -EAGAIN;
+		loads[(*n)++] = (struct bw_load){ .offset = inv->scx_state_off, .width = 4 };
+	}
+	if (inv->scx.enabled && inv->scx_fn_off != NOT_LOCATED)
+		loads[(*n)++] = (struct bw_load){ .offset = inv->scx_fn_off, .width = 8 };
+	return 0;
+}
+
+void bw_bpf_inventory_check_changed(const struct bw_bpf_layout *l,
+				    const struct bw_bpf_inventory *inv, const uint64_t *v,
+				    bool *new_maps, bool *scheduler_changed)
+{
+	size_t i = 1;
+	bool moved = false;
+
+	*new_maps = (uint32_t)v[0] != inv->map_idr_next;
+	if (l->scx_mode == BW_SCX_ROOT && v[i++] != inv->scx.root)
+		moved = true;
+	if (l->has_scx_state && (l->scx_mode == BW_SCX_ROOT || l->scx_mode == BW_SCX_OPS_GLOBAL) &&
+	    (int64_t)(uint32_t)v[i++] != inv->scx.enable_state)
+		moved = true;
+	if (inv->scx.enabled && inv->scx_fn_off != NOT_LOCATED && v[i] != inv->scx_fn_value)
+		moved = true;
+	*scheduler_changed = moved;
+}
+
 int bw_bpf_inventory_new_maps(struct bw_kernel *k, const struct bw_bpf_layout *l,
 			      const struct bw_bpf_inventory *inv, bool *changed,
 			      struct bw_error *err)

@@ -10,10 +10,12 @@
 #define BPFWATCH_BPF_INVENTORY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bpf_htab.h"
 #include "error.h"
+#include "fault_guard.h"
 #include "xarray.h"
 
 struct btf;
@@ -202,6 +204,22 @@ int bw_bpf_inventory_new_maps(struct bw_kernel *k, const struct bw_bpf_layout *l
 int bw_bpf_inventory_scheduler_changed(struct bw_kernel *k, const struct bw_bpf_layout *layout,
 				       const struct bw_bpf_inventory *inv, bool *changed,
 				       struct bw_error *err);
+
+/*
+ * The same check as loads for the caller's own batch (so a tick that reads
+ * private memory pays one system call for it and its leaves): the loads,
+ * in the order the check relies on, into @loads[0..*n), *n <= 4; -EAGAIN
+ * when a marker has no cached location (use the calls above).
+ * bw_bpf_inventory_check_changed() then says which half of the check the
+ * values loaded differ from @inv in.
+ */
+#define BW_INVENTORY_CHECK_LOADS 4
+int bw_bpf_inventory_check_loads(const struct bw_bpf_layout *layout,
+				 const struct bw_bpf_inventory *inv, struct bw_load *loads,
+				 size_t *n);
+void bw_bpf_inventory_check_changed(const struct bw_bpf_layout *layout,
+				    const struct bw_bpf_inventory *inv, const uint64_t *values,
+				    bool *new_maps, bool *scheduler_changed);
 
 /*
  * Read only the active-scheduler state (used by scan and by the cheap

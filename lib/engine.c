@@ -141,6 +141,13 @@ struct bw_engine {
 	struct bw_load *sloads;
 	uint64_t *sraw;
 	size_t nsloads;
+	/*
+	 * The tick's first batch: the inventory's change markers, the guards'
+	 * ids and the scalar leaves, as one load batch (one system call on
+	 * private memory).  Capacity BW_INVENTORY_CHECK_LOADS + 2n.
+	 */
+	struct bw_load *tloads;
+	uint64_t *traw;
 	size_t s_loaded_end;		/* this tick: sraw[..end) loaded, sloads[end] failed */
 	int s_failed_r;
 	struct bw_error s_failed;
@@ -219,8 +226,8 @@ struct prepared {
 	struct bw_fold *fold;
 	struct ewatch *w;
 	struct guard *guards;
-	struct bw_load *sloads;
-	uint64_t *sraw;
+	struct bw_load *sloads, *tloads;
+	uint64_t *sraw, *traw;
 	size_t n;
 };
 
@@ -230,6 +237,8 @@ static void prepared_free(struct prepared *p)
 	free(p->guards);
 	free(p->sloads);
 	free(p->sraw);
+	free(p->tloads);
+	free(p->traw);
 	bw_fold_free(p->fold);
 	bw_watch_set_free(p->set);
 }
@@ -251,7 +260,9 @@ static int prepare(struct bw_engine *e, const struct bw_watch_set *src, uint64_t
 	p->guards = calloc(p->n ? p->n : 1, sizeof(*p->guards));
 	p->sloads = calloc(p->n ? p->n : 1, sizeof(*p->sloads));
 	p->sraw = calloc(p->n ? p->n : 1, sizeof(*p->sraw));
-	if (!p->w || !p->guards || !p->sloads || !p->sraw)
+	p->tloads = calloc(BW_INVENTORY_CHECK_LOADS + 2 * p->n, sizeof(*p->tloads));
+	p->traw = calloc(BW_INVENTORY_CHECK_LOADS + 2 * p->n, sizeof(*p->traw));
+	if (!p->w || !p->guards || !p->sloads || !p->sraw || !p->tloads || !p->traw)
 		goto oom;
 	for (size_t i = 0; i < p->n; i++) {
 		struct ewatch *ew = &p->w[i];
@@ -285,7 +296,8 @@ fail:
 static void install(struct bw_engine *e, struct prepared *p, uint64_t mono_ns)
 {
 	struct prepared old = { .set = e->set, .fold = e->fold, .w = e->w, .guards = e->guards,
-				.sloads = e->sloads, .sraw = e->sraw, .n = e->n };
+				.sloads = e->sloads, .sraw = e->sraw, .tloads = e->tloads,
+				.traw = e->traw, .n = e->n };
 
 	prepared_free(&old);
 	e->set = p->set;
@@ -294,6 +306,8 @@ static void install(struct bw_engine *e, struct prepared *p, uint64_t mono_ns)
 	e->guards = p->guards;
 	e->sloads = p->sloads;
 	e->sraw = p->sraw;
+	e->tloads = p->tloads;
+	e->traw = p->traw;
 	e->n = p->n;
 	e->nguards = 0;
 	e->nsloads = 0;
@@ -348,6 +362,8 @@ void bw_engine_free(struct bw_engine *e)
 	free(e->guards);
 	free(e->sloads);
 	free(e->sraw);
+	free(e->tloads);
+	free(e->traw);
 	bw_fold_free(e->fold);
 	bw_watch_set_free(e->set);
 	bw_bpf_inventory_free(e->inv);
@@ -475,8 +491,10 @@ static enum wstate find_object(struct bw_engine *e, struct ewatch *ew, int *out)
 	const struct bw_bpf_inventory *inv = e->inv;
 	const char *pin = ew->w->object;
 
+	/* Maps that cannot be read (memory missing, garbage) are an error, not a wait. */
 	if (!inv)
-		return fail(ew, W_PENDING, "the guest's BPF maps are not known: %s", e->message);
+		return fail(ew, e->state == BW_ENGINE_ERROR ? W_ERROR : W_PENDING,
+			    "the guest's BPF maps are not known: %s", e->message);
 	if (pin) {
 		unsigned int count = 0;
 		char list[BW_ERROR_MSG_MAX] = "";
@@ -753,9 +771,11 @@ static enum wstate locate_percpu(struct bw_engine *e, struct ewatch *ew,
 		ew->aligned &= lf->load;
 		ew->nleaves++;
 	}
-	if (ew->nleaves == 0)
-		return fail(ew, W_ERROR, "map \"%s\" (id %u): no CPU's copy of element %u could "
-			    "be located (%s)", m->name, m->id, ew->index, ew->missing_msg);
+	/* A number over the CPUs that happen to be readable would be a wrong number. */
+	if (ew->cpus_missing)
+		return fail(ew, W_ERROR, "map \"%s\" (id %u): %u of %u CPUs' copies of element %u "
+			    "cannot be read (%s)", m->name, m->id, ew->cpus_missing, e->nr_cpus,
+			    ew->index, ew->missing_msg);
 	for (uint32_t j = 0; ew->aligned && j < ew->nleaves; j++)
 		ew->loads[j] = (struct bw_load){ .offset = ew->leaves[j].off,
 						 .width = ew->field.width };
@@ -1171,7 +1191,12 @@ static void sample_percpu(struct bw_engine *e, size_t i, struct ewatch *ew)
 	}
 	ew->s_n = n;
 	ew->s_failed = failed;
-	ew->s_ok = n > 0;
+	ew->s_ok = n > 0 && failed == 0;
+	if (failed) {
+		/* Every CPU or none: a fold over some of them would be a partial number. */
+		bw_fold_failure(e->fold, i, NULL);
+		return;
+	}
 	if (bw_fold_percpu(e->fold, i, ew->readings, n, &le) < 0) {
 		note_error(ew, &le);
 		ew->s_ok = false;
@@ -1489,10 +1514,42 @@ static void pace_scans(struct bw_engine *e, uint64_t mono_ns, uint64_t cost_ns)
 		e->degraded[0] = '\0';
 }
 
+/*
+ * The change markers, the guards and the scalar leaves in one batch: 0,
+ * *new_maps (map_idr's next id moved) and *stale (a map in use was freed or
+ * the scheduler changed), with the scalars loaded as
+ * next_batch() loads them (a failed leaf stops the batch there, and the
+ * tick goes on after it); -EAGAIN when a marker or a guard could not be
+ * loaded this way, and the tick takes them one part at a time.
+ */
+static int first_batch(struct bw_engine *e, bool *new_maps, bool *stale)
+{
+	size_t c = 0, n, done = 0;
+	int r;
+
+	*new_maps = *stale = false;
+	if (bw_bpf_inventory_check_loads(&e->layout, e->inv, e->tloads, &c) < 0)
+		return -EAGAIN;
+	n = c;
+	for (size_t i = 0; i < e->nguards; i++)
+		e->tloads[n++] = (struct bw_load){ .offset = e->guards[i].off, .width = 4 };
+	memcpy(e->tloads + n, e->sloads, e->nsloads * sizeof(*e->sloads));
+	r = bw_ram_load_batch(e->ram, e->tloads, n + e->nsloads, e->traw, &done, &e->s_failed);
+	if (done < n)
+		return -EAGAIN;
+	bw_bpf_inventory_check_changed(&e->layout, e->inv, e->traw, new_maps, stale);
+	for (size_t i = 0; i < e->nguards && !*stale; i++)
+		*stale = (uint32_t)e->traw[c + i] != e->guards[i].id;
+	memcpy(e->sraw, e->traw + n, (done - n) * sizeof(*e->sraw));
+	e->s_loaded_end = done - n;
+	e->s_failed_r = r;
+	return 0;
+}
+
 int bw_engine_tick(struct bw_engine *e, uint64_t mono_ns, int64_t wall_ns, struct bw_error *err)
 {
 	uint64_t t0 = monotonic_ns();
-	bool scan = false, stale = false;
+	bool scan = false, stale = false, have_scalars = false;
 	int r;
 
 	if (mono_ns < e->min_mono)
@@ -1501,20 +1558,25 @@ int bw_engine_tick(struct bw_engine *e, uint64_t mono_ns, int64_t wall_ns, struc
 	if (!e->inv) {
 		scan = e->scans == 0 || mono_ns - e->last_attempt_mono >= BW_ENGINE_RETRY_NS;
 	} else {
-		bool changed = false;
+		bool changed = false, new_maps = false;
+		int first = first_batch(e, &new_maps, &stale);
 
-		/*
-		 * A map in use freed, or another scheduler: what is resolved must
-		 * not be read until the re-scan.  New maps alone leave it right.
-		 */
-		stale = guards_moved(e) ||
-			bw_bpf_inventory_scheduler_changed(e->k, &e->layout, e->inv, &changed,
-							   NULL) < 0 || changed;
-		if (stale || bw_bpf_inventory_new_maps(e->k, &e->layout, e->inv, &changed, NULL) < 0 ||
-		    changed)
+		if (first != 0) {
+			/*
+			 * A map in use freed, or another scheduler: what is resolved must
+			 * not be read until the re-scan.  New maps alone leave it right.
+			 */
+			stale = guards_moved(e) ||
+				bw_bpf_inventory_scheduler_changed(e->k, &e->layout, e->inv, &changed,
+								   NULL) < 0 || changed;
+			new_maps = !stale && (bw_bpf_inventory_new_maps(e->k, &e->layout, e->inv,
+									&changed, NULL) < 0 || changed);
+		}
+		if (stale || new_maps)
 			scan = true;
-		else if (e->nunresolved && mono_ns - e->last_attempt_mono >= BW_ENGINE_RETRY_NS)
+		if (!scan && e->nunresolved && mono_ns - e->last_attempt_mono >= BW_ENGINE_RETRY_NS)
 			scan = true;
+		have_scalars = first == 0 && !scan && !e->resolve_needed;
 	}
 	if (scan && !scan_allowed(e, mono_ns)) {
 		/* The change markers may move on every tick (a hostile guest makes them). */
@@ -1540,7 +1602,8 @@ int bw_engine_tick(struct bw_engine *e, uint64_t mono_ns, int64_t wall_ns, struc
 	e->min_mono = mono_ns;
 	e->last_mono = mono_ns;
 	e->last_wall = wall_ns;
-	next_batch(e, 0);
+	if (!have_scalars && !stale)
+		next_batch(e, 0);
 	for (size_t i = 0; i < e->n && !stale; i++) {
 		struct ewatch *ew = &e->w[i];
 

@@ -1,10 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Read-only access to a guest's RAM through the file (or memfd) that backs
- * it.  The file is opened O_RDONLY and mapped PROT_READ, MAP_SHARED, so we
- * see the guest's writes as they happen and can never write back.  Every
- * read is bounds-checked against the layout and guarded against the file
- * shrinking under the mapping (see fault_guard.h).
+ * Read-only access to a guest's RAM: one interface over two kinds of
+ * memory source.
+ *   - shared: the files (or memfds) that back it, opened O_RDONLY and
+ *     mapped PROT_READ, MAP_SHARED side by side in one reserved range, so
+ *     a load is one instruction and we can never write back.  Guarded
+ *     against a file shrinking under the mapping (see fault_guard.h).
+ *   - private: the anonymous memory of the QEMU process, read with
+ *     process_vm_readv(2) (ptrace-read rights on QEMU; never written).
+ *     A batch of loads is one system call with an iovec per load.
+ * Several backends (one per NUMA node) are concatenated in guest-physical
+ * order and the layout applies to the concatenation, as QEMU does; an
+ * "offset" below is an offset into that concatenation.  Every read is
+ * bounds-checked against the layout.
  */
 #ifndef BPFWATCH_GUEST_RAM_H
 #define BPFWATCH_GUEST_RAM_H
@@ -21,20 +29,51 @@
 
 struct bw_ram;
 
+#define BW_RAM_MAX_BACKENDS 8
+
+/* What the user names: files, an inherited fd, or a QEMU process. */
 struct bw_ram_source {
-	const char *path;	/* a RAM file, or /proc/PID/fd/N of a memfd */
-	int fd;			/* an inherited fd, when >= 0 (path unused) */
-	pid_t pid;		/* a QEMU process whose RAM memfd to find, when > 0 */
+	const char *paths[BW_RAM_MAX_BACKENDS];	/* RAM files in guest-physical order */
+	unsigned int npaths;
+	int fd;			/* an inherited fd, when >= 0 (paths unused) */
+	pid_t pid;		/* a QEMU process whose RAM to find, when > 0 */
 };
 
-#define BW_RAM_SOURCE_INIT { .path = NULL, .fd = -1, .pid = 0 }
+#define BW_RAM_SOURCE_INIT { .npaths = 0, .fd = -1, .pid = 0 }
+
+/* One backend, resolved: a file to map, or a range of a process to read. */
+struct bw_ram_backend {
+	char path[64 + 4096];	/* shared: file, or /proc/PID/fd/N; "" when fd/private */
+	int fd;			/* shared: an inherited fd to reopen, when >= 0 */
+	pid_t pid;		/* private: the process, when > 0 */
+	uint64_t addr, size;	/* private: where its RAM lies in that process */
+	char name[64];		/* for messages: how it was found (may be "") */
+};
+
+struct bw_ram_backends {
+	unsigned int n;
+	struct bw_ram_backend b[BW_RAM_MAX_BACKENDS];
+	char why[256];		/* how they were found, for status */
+};
+
+/* The backends @source names (finding QEMU's RAM for a pid, qemu_ram.h). */
+int bw_ram_resolve_source(const struct bw_ram_source *source, struct bw_ram_backends *out,
+			  struct bw_error *err);
 
 int bw_ram_open(const struct bw_ram_source *source, const struct bw_layout_spec *layout,
 		struct bw_ram **out, struct bw_error *err);
+/* @backends in guest-physical order. */
+int bw_ram_open_backends(const struct bw_ram_backends *backends,
+			 const struct bw_layout_spec *layout, struct bw_ram **out,
+			 struct bw_error *err);
 void bw_ram_close(struct bw_ram *ram);
 
-/* What we opened, for messages: the path, "fd N" or the found memfd path. */
+/* What we opened, for messages: the paths, "fd N", or "process P at ADDR". */
 const char *bw_ram_describe(const struct bw_ram *ram);
+/* How it is read: "shared mapping" or "process_vm_readv". */
+const char *bw_ram_access(const struct bw_ram *ram);
+bool bw_ram_is_private(const struct bw_ram *ram);
+unsigned int bw_ram_nbackends(const struct bw_ram *ram);
 uint64_t bw_ram_file_size(const struct bw_ram *ram);
 const struct bw_layout *bw_ram_layout(const struct bw_ram *ram);
 
@@ -86,7 +125,5 @@ int bw_ram_for_each_page(struct bw_ram *ram, uint64_t page_size,
 /* The guest-physical address space over this RAM. */
 struct bw_addrspace bw_ram_addrspace(struct bw_ram *ram);
 
-/* For `--memory-pid`: the /proc/PID/fd/N path of QEMU's RAM backend. */
-int bw_ram_find_qemu_memfd(pid_t pid, char *path, size_t path_size, struct bw_error *err);
 
 #endif

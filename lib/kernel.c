@@ -324,6 +324,41 @@ static int read_direct_map_base(struct bw_kernel *k, struct bw_error *err)
 	return 0;
 }
 
+/*
+ * Does every CPU's per-CPU area read back as itself?  x86-64 keeps each
+ * CPU's own __per_cpu_offset in its per-CPU this_cpu_off
+ * (arch/x86/kernel/setup_percpu.c), so a wrong layout or a missing
+ * backend (a NUMA node's RAM) shows as a CPU whose copy is unreadable or
+ * holds another number.  Without the symbol nothing is checked.
+ */
+static void check_percpu_areas(struct bw_kernel *k)
+{
+	const struct bw_symbol *sym = bw_symtab_lookup(k->symtab, "this_cpu_off");
+
+	k->info.percpu_checked = 0;
+	k->info.percpu_bad = 0;
+	k->info.percpu_bad_msg[0] = '\0';
+	if (!sym)
+		return;
+	for (uint32_t cpu = 0; cpu < k->info.nr_cpu_ids; cpu++) {
+		struct bw_error e = { 0 };
+		uint64_t off = k->per_cpu_offset[cpu], v = 0;
+
+		k->info.percpu_checked++;
+		if (bw_kernel_read(k, sym->addr + off, &v, sizeof(v), &e) == 0 && v == off)
+			continue;
+		if (k->info.percpu_bad++ == 0) {
+			if (e.code)
+				snprintf(k->info.percpu_bad_msg, sizeof(k->info.percpu_bad_msg),
+					 "CPU %u's per-CPU area: %.460s", cpu, e.msg);
+			else
+				snprintf(k->info.percpu_bad_msg, sizeof(k->info.percpu_bad_msg),
+					 "CPU %u's per-CPU area reads this_cpu_off=%#" PRIx64
+					 ", not its offset %#" PRIx64, cpu, v, off);
+		}
+	}
+}
+
 static int read_cpus(struct bw_kernel *k, struct bw_error *err)
 {
 	uint64_t addr = 0;
@@ -349,6 +384,7 @@ static int read_cpus(struct bw_kernel *k, struct bw_error *err)
 	if (r < 0)
 		return bw_error_prefix(err, "reading __per_cpu_offset[%u]", n);
 	k->info.nr_cpu_ids = n;
+	check_percpu_areas(k);
 	return 0;
 }
 

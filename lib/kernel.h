@@ -66,6 +66,9 @@ struct bw_kernel_info {
 	uint64_t kallsyms_count;	/* symbols known (kallsyms or file) */
 	const char *kallsyms_encoding;	/* NULL when symbols came from a file */
 	uint64_t vmcoreinfo_gpa;	/* 0 when VMCOREINFO was not found */
+	/* per-CPU areas read back through this_cpu_off: checked, and wrong or unreadable */
+	uint32_t percpu_checked, percpu_bad;
+	char percpu_bad_msg[BW_ERROR_MSG_MAX];
 };
 
 void bw_kernel_get_info(const struct bw_kernel *k, struct bw_kernel_info *info);

@@ -21,6 +21,7 @@ const char *bw_layout_kind_name(enum bw_layout_kind kind)
 	case BW_LAYOUT_PC: return "pc";
 	case BW_LAYOUT_FLAT: return "flat";
 	case BW_LAYOUT_EXPLICIT: return "explicit";
+	case BW_LAYOUT_AUTO: return "auto";
 	}
 	return "?";
 }
@@ -94,6 +95,10 @@ int bw_layout_parse(const char *text, struct bw_layout_spec *spec, struct bw_err
 	size_t name_len = strcspn(text, ",");
 
 	memset(spec, 0, sizeof(*spec));
+	if (strcmp(text, "auto") == 0) {
+		spec->kind = BW_LAYOUT_AUTO;
+		return 0;
+	}
 	if (isdigit((unsigned char)text[0]))
 		return parse_explicit(text, spec, err);
 	for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++) {
@@ -118,7 +123,7 @@ int bw_layout_parse(const char *text, struct bw_layout_spec *spec, struct bw_err
 		return 0;
 	}
 	return bw_error_set(err, -EINVAL,
-			    "layout \"%s\": expected q35, pc, flat or GPA:SIZE@OFFSET[,...]", text);
+			    "layout \"%s\": expected auto, q35, pc, flat or GPA:SIZE@OFFSET[,...]", text);
 }
 
 static void split_at(struct bw_layout *layout, uint64_t ram, uint64_t lowmem)
@@ -167,6 +172,9 @@ int bw_layout_apply(const struct bw_layout_spec *spec, uint64_t file_size,
 		return 0;
 	case BW_LAYOUT_EXPLICIT:
 		break;
+	case BW_LAYOUT_AUTO:
+		return bw_error_set(err, -EINVAL, "layout auto is chosen when the guest is opened, "
+				    "not applied");
 	}
 	layout->nregions = spec->nregions;
 	memcpy(layout->regions, spec->regions, sizeof(spec->regions));

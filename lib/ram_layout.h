@@ -34,6 +34,7 @@ enum bw_layout_kind {
 	BW_LAYOUT_PC,
 	BW_LAYOUT_FLAT,
 	BW_LAYOUT_EXPLICIT,
+	BW_LAYOUT_AUTO,		/* chosen against the kernel model (guest_open.h) */
 };
 
 /* A parsed --layout / Layout= value, before the RAM size is known. */
@@ -51,7 +52,7 @@ struct bw_layout {
 };
 
 /*
- * Parse "q35", "pc", "flat" (each optionally ",max-ram-below-4g=SIZE"), or
+ * Parse "auto", "q35", "pc", "flat" (each optionally ",max-ram-below-4g=SIZE"), or
  * "GPA:SIZE@OFFSET[,GPA:SIZE@OFFSET...]".  Numbers take 0x hex or decimal
  * with an optional K/M/G/T suffix.
  */

@@ -3,11 +3,15 @@
  * Time from opening a guest's RAM to a complete kernel model (VMCOREINFO
  * scan, kallsyms decode, kernel BTF parse, per-CPU offsets).
  *
- * usage: bench_kernel_open RAMFILE LAYOUT REPEAT LABEL
- * Prints one line: LABEL, RAM size, min / median / max milliseconds.
+ * usage: bench_kernel_open RAM LAYOUT REPEAT LABEL
+ * RAM is a RAM file (read through the shared mapping) or pid:PID (QEMU's
+ * RAM found in its process: a private one is read with process_vm_readv).
+ * Prints one line: LABEL, RAM size, how it was read, min / median / max
+ * milliseconds.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "guest_ram.h"
@@ -44,7 +48,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err.msg);
 		return 1;
 	}
-	source.path = argv[1];
+	if (strncmp(argv[1], "pid:", 4) == 0)
+		source.pid = atoi(argv[1] + 4);
+	else
+		source.paths[source.npaths++] = argv[1];
 	times = calloc((size_t)repeat, sizeof(*times));
 	for (int i = 0; i < repeat; i++) {
 		struct bw_ram *ram;
@@ -62,9 +69,10 @@ int main(int argc, char **argv)
 
 			bw_kernel_get_info(k, &info);
 			qsort(times, (size_t)repeat, sizeof(*times), compare_double);
-			printf("%-34s RAM %5.2f GiB  open->kernel model: min %7.1f ms  median %7.1f ms"
-			       "  max %7.1f ms  (%u runs, %llu symbols, %llu-byte BTF)\n",
+			printf("%-34s RAM %5.2f GiB %-16s open->kernel model: min %7.1f ms  median "
+			       "%7.1f ms  max %7.1f ms  (%u runs, %llu symbols, %llu-byte BTF)\n",
 			       argv[4], bw_ram_file_size(ram) / (double)(1ULL << 30),
+			       bw_ram_access(ram),
 			       times[0],
 			       times[repeat / 2], times[repeat - 1], repeat,
 			       (unsigned long long)info.kallsyms_count,

@@ -9,6 +9,15 @@ usage:
       bpfwatchd ran on memory without a kernel: it must fail cleanly with one
       sentence saying that VMCOREINFO was not found.
 
+  compare_inspect_kernel.py memory JSON_FILE ACCESS LAYOUT BACKENDS
+      how bpfwatchd read the guest: its access ("shared mapping" or
+      "process_vm_readv"), the layout it chose, the number of RAM backends,
+      and every CPU's per-CPU area read back.
+  compare_inspect_kernel.py partial EXIT_CODE JSON_FILE STDERR_FILE
+      bpfwatchd had only part of the guest's RAM: either no kernel model (an
+      error naming memory that is not RAM) or one that says which per-CPU
+      areas do not read back.
+
 Prints one line per comparison ("ok" or "FAIL", name, the guest's value,
 bpfwatchd's value) and exits 1 if any comparison failed.
 
@@ -233,9 +242,55 @@ def compare_negative(rc_text, stdout_path, stderr_path):
     return r
 
 
+def compare_memory(json_path, access, layout, backends):
+    r = e2e_common.Report("memory: ")
+    try:
+        with open(json_path) as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as e:
+        r.check("document", False, "JSON", str(e))
+        return r
+    mem = doc.get("memory") or {}
+    r.check("memory.access", mem.get("access") == access, access, mem.get("access", MISSING))
+    r.check("memory.layout", mem.get("layout") == layout, layout, mem.get("layout", MISSING))
+    r.check("memory.backends", mem.get("backends") == backends, backends,
+            mem.get("backends", MISSING))
+    r.check("memory.layout_why says why", "consistent" in (mem.get("layout_why") or ""),
+            "...the kernel model is consistent...", mem.get("layout_why", MISSING))
+    r.check("percpu_areas_checked", doc.get("percpu_areas_checked") == doc.get("nr_cpu_ids"),
+            doc.get("nr_cpu_ids", MISSING), doc.get("percpu_areas_checked", MISSING))
+    r.check("percpu_areas_bad", doc.get("percpu_areas_bad") == 0, 0,
+            doc.get("percpu_areas_bad", MISSING))
+    return r
+
+
+def compare_partial(rc_text, json_path, stderr_path):
+    r = e2e_common.Report("partial memory: ")
+    with open(stderr_path, errors="replace") as f:
+        err = f.read()
+    if rc_text.strip() != "0":
+        r.check("no kernel model: the error names memory that is not RAM",
+                rc_text.strip() == "1" and "is not RAM" in err, "exit 1, ...is not RAM",
+                "exit %s: %s" % (rc_text.strip(), err.strip()[:200]))
+        return r
+    with open(json_path) as f:
+        doc = json.load(f)
+    mem = doc.get("memory") or {}
+    r.check("percpu_areas_bad", (doc.get("percpu_areas_bad") or 0) >= 1, ">= 1",
+            doc.get("percpu_areas_bad", MISSING))
+    r.check("memory.layout_why names the missing per-CPU area",
+            "do not read back" in (mem.get("layout_why") or ""), "...do not read back...",
+            mem.get("layout_why", MISSING))
+    return r
+
+
 def main(argv):
     if len(argv) == 4 and argv[1] == "kernel":
         r = compare_kernel(argv[2], argv[3])
+    elif len(argv) == 6 and argv[1] == "memory":
+        r = compare_memory(argv[2], argv[3], argv[4], int(argv[5]))
+    elif len(argv) == 5 and argv[1] == "partial":
+        r = compare_partial(argv[2], argv[3], argv[4])
     elif len(argv) == 5 and argv[1] == "negative":
         r = compare_negative(argv[2], argv[3], argv[4])
     else:

@@ -19,6 +19,9 @@ usage:
       run between log offsets START and END, while demo instance GEN was the
       attached scheduler (GEN 0: before the demo scheduler attached).
       WATCH_FILE is the watch set given to bpfwatchd, NSAMPLES its --samples.
+  compare_watch_engine.py partial WATCH_FILE JSON STDERR RC
+      a reader that has only part of the guest's RAM: no kernel model, or
+      every watch whose memory is missing an error with no metric.
 
 Prints one line per comparison ("ok" or "FAIL", name, the guest's value,
 bpfwatchd's value) and exits 1 if any comparison failed.
@@ -843,6 +846,50 @@ def poll(attempt, wait_s):
         time.sleep(POLL_S)
 
 
+def compare_partial(gen, watch_path, json_path, stderr_path, rc_text):
+    """A reader that has only part of the guest's RAM (one NUMA node's file):
+    it fails without a kernel model, or every watch is either an error with
+    a reason and no metric, or resolved; and the per-CPU watches, whose CPU 1
+    copy lies in the missing node, are errors."""
+    r = Report("gen%d partial: " % gen)
+    watches = parse_watch_file(watch_path)
+    rc = int(rc_text)
+    with open(stderr_path, errors="replace") as f:
+        err = f.read()
+    if rc != 0:
+        r.check("no kernel model: the error names memory that is not RAM",
+                rc == 1 and "is not RAM" in err, "exit 1, ...is not RAM",
+                "exit %d: %s" % (rc, err.strip()[:200]))
+        return r
+    doc = load_run(r, json_path, stderr_path, rc_text)
+    if doc is None:
+        return r
+    status, samples, metrics = (doc.get(k) or {} for k in ("status", "samples", "metrics"))
+    mvals = metrics.get("metrics") or {}
+    by_label = {w.get("label"): w for w in status.get("watches") or []}
+    for w in watches:
+        label = w.get("Label")
+        st = by_label.get(label) or {}
+        keys = [k for k in expected_keys(w) if k in mvals]
+        percpu = w.get("Aggregate", "").startswith("percpu")
+        if percpu or st.get("state") != "resolved":
+            # Its CPU 1 copy lies in the missing node; a map it needs may too.
+            r.check("watch %s" % label,
+                    st.get("state") == "error" and bool(st.get("reason")) and not keys,
+                    "error with a reason, no metric",
+                    "%s: %s, metrics %s" % (st.get("state"), st.get("reason"), keys))
+        else:
+            r.info("watch %s resolved: its memory is in the node given" % label)
+    for smp in samples if isinstance(samples, list) else []:
+        for sw in smp.get("watches") or []:
+            w = next((x for x in watches if x.get("Label") == sw.get("label")), {})
+            if w.get("Aggregate", "").startswith("percpu"):
+                r.check("sample %s watch %s has no values" % (smp.get("seq"), sw.get("label")),
+                        "values" not in sw and "value" not in sw, "no values",
+                        sw.get("values", sw.get("value")))
+    return r
+
+
 def main(argv):
     try:
         if len(argv) in (5, 6) and argv[1] == "bracket":
@@ -867,6 +914,8 @@ def main(argv):
         if len(argv) == 11 and argv[1] == "sample":
             r = compare_sample(GuestLog(argv[2]), int(argv[3]), int(argv[4]), int(argv[5]),
                                argv[6], int(argv[7]), argv[8], argv[9], argv[10])
+        elif len(argv) == 6 and argv[1] == "partial":
+            r = compare_partial(1, argv[2], argv[3], argv[4], argv[5])
         elif len(argv) == 9 and argv[1] == "maps":
             r = compare_maps(GuestLog(argv[2]), int(argv[3]), int(argv[4]), int(argv[5]),
                              argv[6], argv[7], argv[8])

@@ -20,7 +20,23 @@
 # within their documented ranges, and the folded metrics must follow from
 # bpfwatchd's own samples.
 #
-# Env: O (where bpfwatchd lives, default .), B (build dir for the guest
+# The same script checks bpfwatchd on guests whose RAM is given another
+# way (tests/e2e/test_guest_memory.sh): one guest serves several readers,
+# each a way of naming its memory to bpfwatchd, and every phase is checked
+# for each reader; a reader also gets `--inspect kernel` compared with the
+# guest's own truth in gen0.  Partial readers (only part of the RAM) are
+# checked in gen1 to give no number that is not whole.
+#
+# Env: BW_E2E_TAG (default watch-engine: the guest id and file prefix),
+#      BW_E2E_GUEST_MEMORY, BW_E2E_GUEST_MACHINE (BW_GUEST_MEMORY and
+#      BW_GUEST_MACHINE of tests/guest/lib.sh), BW_E2E_GUEST_RAM (1G),
+#      BW_E2E_GUEST_ARGS (more kernel command-line words),
+#      BW_E2E_READERS ("NAME=ARGS;NAME=ARGS", default "file=--memory @MEM0@";
+#      @MEM0@, @MEM1@ are the guest's RAM files, @PID@ QEMU's pid, @QMP@ its
+#      QMP socket), BW_E2E_READER_CHECK ("NAME=ACCESS,LAYOUT,BACKENDS;...":
+#      what --inspect kernel must say about how it read the guest),
+#      BW_E2E_PARTIAL_READERS (the same syntax as BW_E2E_READERS);
+#      O (where bpfwatchd lives, default .), B (build dir for the guest
 #      scheduler, default build), BPFWATCHD (default $O/daemon/bpfwatchd),
 #      BW_E2E_ATTACH_AFTER (default 10 s), BW_E2E_REPLACE (default 25 s):
 #      the time each phase has for its runs (raise them on a slow machine),
@@ -35,14 +51,23 @@ cd "$root"
 O=${O:-.}
 B=${B:-build}
 BPFWATCHD=${BPFWATCHD:-$O/daemon/bpfwatchd}
-attach_after=${BW_E2E_ATTACH_AFTER:-10}
-replace_after=${BW_E2E_REPLACE:-25}
+tag=${BW_E2E_TAG:-watch-engine}
+readers_spec=${BW_E2E_READERS:-file=--memory @MEM0@}
+partial_spec=${BW_E2E_PARTIAL_READERS:-}
+reader_check=${BW_E2E_READER_CHECK:-}
+IFS=';' read -r -a readers <<<"$readers_spec"
+partials=()
+[ -z "$partial_spec" ] || IFS=';' read -r -a partials <<<"$partial_spec"
+nreaders=${#readers[@]}
+# Each phase holds one maps and one sample run per reader.
+attach_after=${BW_E2E_ATTACH_AFTER:-$((10 * nreaders))}
+replace_after=${BW_E2E_REPLACE:-$((attach_after + 15 * nreaders + 10 * ${#partials[@]}))}
 out=$root/tests/guest/out
 sched=$root/$B/guest-scheduler
 compare=$root/tests/e2e/compare_watch_engine.py
 watch_dir=conf/demo.watch.d
 watch_file=$watch_dir/bw_demo.watch
-guest=watch-engine
+guest=$tag
 samples=3
 interval_ms=300
 # One bpfwatchd run finds the kernel in 1 GiB of RAM and takes 3 samples:
@@ -62,17 +87,17 @@ source "$root/tests/guest/lib.sh"
 log=
 # shellcheck disable=SC2317 # called from the EXIT trap
 save_log() {
-    [ -z "$log" ] || [ ! -f "$log" ] || cp "$log" "$out/serial-watch-engine.log"
+    [ -z "$log" ] || [ ! -f "$log" ] || cp "$log" "$out/serial-$tag.log"
 }
 trap 'save_log; bw_guest_stop_all' EXIT
 
 mkdir -p "$out"
-rm -f "$out"/watch-engine-* "$out"/report-watch-engine-*
+rm -f "$out/$tag"-* "$out/report-$tag"-*
 passed=0
 failed=0
 # fail NAME WHY: one failed check of this script's own.
 fail() {
-    local report=$out/report-watch-engine-$1.txt
+    local report=$out/report-$tag-$1.txt
     echo "FAIL $2" >"$report"
     cat "$report"
     bw_tally "$report"
@@ -96,13 +121,27 @@ fi
 t_start=$SECONDS
 echo "== building the demo scheduler and the guest"
 initrd=$out/initramfs-watch-engine.cpio.gz
-bw_build_demo_guest test_watch_engine "$sched" "$out/watch-engine-build.log" "$initrd" || exit 1
+bw_build_demo_guest test_watch_engine "$sched" "$out/$tag-build.log" "$initrd" || exit 1
 kernel=$BW_KERNEL
 
-bw_guest_start "$guest" 1G "$kernel" "$initrd" \
-    "bwloader=--attach-after,$attach_after,--replace,$replace_after"
+# shellcheck disable=SC2086 # the extra kernel words are words
+BW_GUEST_MEMORY=${BW_E2E_GUEST_MEMORY:-file} BW_GUEST_MACHINE=${BW_E2E_GUEST_MACHINE:-q35} \
+    bw_guest_start "$guest" "${BW_E2E_GUEST_RAM:-1G}" "$kernel" "$initrd" \
+    "bwloader=--attach-after,$attach_after,--replace,$replace_after" ${BW_E2E_GUEST_ARGS:-}
 log=$(bw_guest_log "$guest")
-mem=$(bw_guest_mem "$guest")
+mapfile -t mems < <(bw_guest_mem "$guest")
+
+# reader_args SPEC: the bpfwatchd arguments of reader NAME=ARGS, one a line.
+reader_args() {
+    local args=${1#*=} word
+    for word in $args; do
+        word=${word//@MEM0@/${mems[0]:-}}
+        word=${word//@MEM1@/${mems[1]:-}}
+        word=${word//@PID@/$(bw_guest_pid "$guest")}
+        word=${word//@QMP@/$(bw_guest_qmp "$guest")}
+        printf '%s\n' "$word"
+    done
+}
 
 # wait_log PATTERN TIMEOUT: until the guest prints PATTERN.
 wait_log() { bw_guest_wait_log "$guest" "$@"; }
@@ -112,16 +151,18 @@ wait_log() { bw_guest_wait_log "$guest" "$@"; }
 # and after it in run_start and run_end.
 run_start=0
 run_end=0
+reader=${readers[0]}
 run_inspect() {
-    local name=$1 what=$2 rc=0 t0=$SECONDS
+    local name=$1 what=$2 rc=0 t0=$SECONDS memargs
     shift 2
+    mapfile -t memargs < <(reader_args "$reader")
     run_start=$(stat -c %s "$log")
-    timeout "$inspect_timeout" "$BPFWATCHD" --inspect "$what" --memory "$mem" "$@" \
-        >"$out/watch-engine-$name.json" 2>"$out/watch-engine-$name.stderr" || rc=$?
+    timeout "$inspect_timeout" "$BPFWATCHD" --inspect "$what" "${memargs[@]}" "$@" \
+        >"$out/$tag-$name.json" 2>"$out/$tag-$name.stderr" || rc=$?
     run_end=$(stat -c %s "$log")
-    echo "$rc" >"$out/watch-engine-$name.rc"
-    echo "$run_start $run_end" >"$out/watch-engine-$name.offsets"
-    echo "bpfwatchd --inspect $what ($name): exit $rc after $((SECONDS - t0)) s, serial log bytes $run_start..$run_end"
+    echo "$rc" >"$out/$tag-$name.rc"
+    echo "$run_start $run_end" >"$out/$tag-$name.offsets"
+    echo "bpfwatchd --inspect $what ($name: ${memargs[*]}): exit $rc after $((SECONDS - t0)) s, serial log bytes $run_start..$run_end"
 }
 
 # wait_bracket: until the guest sample after the last run is complete.
@@ -140,33 +181,82 @@ wait_settled() {
 # attached (0: none yet).  Before the attach the sample goes first: the
 # scheduler's arrival is the deadline.
 phase_maps() {
-    wait_settled "$1"
-    run_inspect "gen$1-maps" maps
-    wait_bracket
-    run_compare "$out/report-watch-engine-gen$1-maps.txt" maps "$log" "$run_start" "$run_end" "$1" \
-        "$out/watch-engine-gen$1-maps.json" "$out/watch-engine-gen$1-maps.stderr" \
-        "$(cat "$out/watch-engine-gen$1-maps.rc")"
+    local n
+    for reader in "${readers[@]}"; do
+        n=${reader%%=*}-gen$1-maps
+        wait_settled "$1"
+        run_inspect "$n" maps
+        wait_bracket
+        run_compare "$out/report-$tag-$n.txt" maps "$log" "$run_start" "$run_end" "$1" \
+            "$out/$tag-$n.json" "$out/$tag-$n.stderr" "$(cat "$out/$tag-$n.rc")"
+    done
 }
 phase_sample() {
-    wait_settled "$1"
-    run_inspect "gen$1-sample" sample --watch-dir "$watch_dir" --samples "$samples" \
-        --interval-ms "$interval_ms"
-    wait_bracket
-    run_compare "$out/report-watch-engine-gen$1-sample.txt" sample "$log" "$run_start" "$run_end" "$1" \
-        "$watch_file" "$samples" "$out/watch-engine-gen$1-sample.json" \
-        "$out/watch-engine-gen$1-sample.stderr" "$(cat "$out/watch-engine-gen$1-sample.rc")"
+    local n
+    for reader in "${readers[@]}"; do
+        n=${reader%%=*}-gen$1-sample
+        wait_settled "$1"
+        run_inspect "$n" sample --watch-dir "$watch_dir" --samples "$samples" \
+            --interval-ms "$interval_ms"
+        wait_bracket
+        run_compare "$out/report-$tag-$n.txt" sample "$log" "$run_start" "$run_end" "$1" \
+            "$watch_file" "$samples" "$out/$tag-$n.json" \
+            "$out/$tag-$n.stderr" "$(cat "$out/$tag-$n.rc")"
+    done
+}
+# phase_kernel: --inspect kernel of every reader against the guest's truth,
+# and how it read the guest against BW_E2E_READER_CHECK.
+phase_kernel() {
+    local n check kpy=$root/tests/e2e/compare_inspect_kernel.py
+    bw_guest_truth "$guest" >"$out/$tag-truth.txt"
+    for reader in "${readers[@]}"; do
+        n=${reader%%=*}-kernel
+        run_inspect "$n" kernel
+        if [ "$(cat "$out/$tag-$n.rc")" -ne 0 ]; then
+            fail "$n" "bpfwatchd --inspect kernel ($n) exit $(cat "$out/$tag-$n.rc"): $(head -c 300 "$out/$tag-$n.stderr")"
+            continue
+        fi
+        bw_run_compare "$py" "$kpy" "$out/report-$tag-$n.txt" kernel "$out/$tag-truth.txt" "$out/$tag-$n.json"
+        check=$(tr ';' '\n' <<<"$reader_check" | sed -n "s/^${reader%%=*}=//p")
+        if [ -n "$check" ]; then
+            IFS=, read -r c_access c_layout c_backends <<<"$check"
+            bw_run_compare "$py" "$kpy" "$out/report-$tag-$n-memory.txt" memory "$out/$tag-$n.json" \
+                "$c_access" "$c_layout" "$c_backends"
+            cat "$out/report-$tag-$n-memory.txt" >>"$out/report-$tag-$n.txt"
+        fi
+        cat "$out/report-$tag-$n.txt"
+        bw_tally "$out/report-$tag-$n.txt"
+    done
+}
+# phase_partial: the readers that have only part of the guest's RAM.
+phase_partial() {
+    local n kpy=$root/tests/e2e/compare_inspect_kernel.py
+    for reader in "${partials[@]}"; do
+        n=${reader%%=*}-kernel
+        run_inspect "$n" kernel
+        bw_run_compare "$py" "$kpy" "$out/report-$tag-$n.txt" partial "$(cat "$out/$tag-$n.rc")" \
+            "$out/$tag-$n.json" "$out/$tag-$n.stderr"
+        cat "$out/report-$tag-$n.txt"
+        bw_tally "$out/report-$tag-$n.txt"
+        n=${reader%%=*}-gen1-sample
+        run_inspect "$n" sample --watch-dir "$watch_dir" --samples "$samples" \
+            --interval-ms "$interval_ms"
+        run_compare "$out/report-$tag-$n.txt" partial "$watch_file" "$out/$tag-$n.json" \
+            "$out/$tag-$n.stderr" "$(cat "$out/$tag-$n.rc")"
+    done
+    reader=${readers[0]}
 }
 
 finish() {
     echo "total $((SECONDS - t_start)) s"
-    echo "test_watch_engine: $passed passed, $failed failed"
+    echo "test_watch_engine ($tag): $passed passed, $failed failed"
     if [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]; then
         exit 0
     fi
     exit 1
 }
 
-echo "== booting the guest (1G RAM, 2 vCPUs; bwloader=--attach-after,$attach_after,--replace,$replace_after)"
+echo "== booting the guest (${BW_E2E_GUEST_RAM:-1G} RAM, ${BW_E2E_GUEST_MEMORY:-file} memory, 2 vCPUs; bwloader=--attach-after,$attach_after,--replace,$replace_after)"
 if ! bw_guest_wait_ready "$guest" "$boot_timeout" || ! wait_log 'BWGUEST-END' 60; then
     fail boot "the guest did not boot and start its loader"
     finish
@@ -176,6 +266,7 @@ echo "== gen0: the decoy only, no scheduler attached"
 echo "watch set: $watch_file, $(grep -c '^\[Watch\]' "$watch_file") watches"
 phase_sample 0
 phase_maps 0
+[ "$nreaders" -eq 1 ] && [ -z "$reader_check" ] || phase_kernel
 
 echo "== gen1: the demo scheduler attached"
 if ! wait_log 'BWGUEST-EVENT attached' "$attach_timeout"; then
@@ -184,6 +275,7 @@ if ! wait_log 'BWGUEST-EVENT attached' "$attach_timeout"; then
 fi
 phase_maps 1
 phase_sample 1
+[ ${#partials[@]} -eq 0 ] || phase_partial
 
 echo "== gen2: the demo scheduler replaced by a fresh instance"
 if ! wait_log 'BWGUEST-EVENT replaced' "$replace_timeout"; then

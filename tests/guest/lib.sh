@@ -16,7 +16,14 @@
 #       timeout or an early QEMU exit, print the console's tail and QEMU's
 #       own messages to stderr and return 1.
 #   bw_guest_truth ID     the guest's BWTRUTH lines without the prefix
-#   bw_guest_mem ID       path of the RAM file
+#       How its RAM is given to QEMU follows BW_GUEST_MEMORY (read at the
+#       call): "file" (default: one shared memory-backend-file), "private"
+#       (no memory option at all: QEMU's own private RAM), "numa-file" or
+#       "numa-memfd" (two NUMA nodes, each half of RAM in its own shared
+#       file or memfd, CPU 0 on node 0 and CPU 1 on node 1).
+#       BW_GUEST_MACHINE (default q35) is the machine type.
+#   bw_guest_mem ID       path of the RAM file (numa-file: both, one a line)
+#   bw_guest_pid ID       QEMU's process id
 #   bw_guest_log ID       path of the serial console log
 #   bw_guest_qmp ID       path of the QMP socket
 #   bw_guest_stop ID      stop QEMU and remove the RAM file
@@ -119,13 +126,33 @@ bw_guest_start() {
         return 1
     fi
     mem="$BW_GUEST_SHM_PREFIX$$-$id-$RANDOM$RANDOM"
-    printf '%s\n' "$mem" > "$dir/mem"
+    local memargs=() half=$((mib / 2))
+    case ${BW_GUEST_MEMORY:-file} in
+        file)
+            printf '%s\n' "$mem" > "$dir/mem"
+            memargs=(-object "memory-backend-file,id=ram,size=$ram,mem-path=$mem,share=on"
+                     -machine memory-backend=ram) ;;
+        private)
+            : > "$dir/mem"
+            memargs=() ;;
+        numa-file)
+            printf '%s\n' "$mem-node0" "$mem-node1" > "$dir/mem"
+            memargs=(-object "memory-backend-file,id=m0,size=${half}M,mem-path=$mem-node0,share=on"
+                     -object "memory-backend-file,id=m1,size=${half}M,mem-path=$mem-node1,share=on"
+                     -numa node,nodeid=0,memdev=m0,cpus=0 -numa node,nodeid=1,memdev=m1,cpus=1) ;;
+        numa-memfd)
+            : > "$dir/mem"
+            memargs=(-object "memory-backend-memfd,id=m0,size=${half}M"
+                     -object "memory-backend-memfd,id=m1,size=${half}M"
+                     -numa node,nodeid=0,memdev=m0,cpus=0 -numa node,nodeid=1,memdev=m1,cpus=1) ;;
+        *) echo "bw_guest_start: BW_GUEST_MEMORY='$BW_GUEST_MEMORY' is not file, private, numa-file or numa-memfd" >&2
+           return 2 ;;
+    esac
     : > "$dir/serial.log"
 
     setpriv --pdeathsig KILL -- "${QEMU:-qemu-system-x86_64}" \
-        -accel tcg,thread=single -M q35 -smp 2 -m "$ram" \
-        -object "memory-backend-file,id=ram,size=$ram,mem-path=$mem,share=on" \
-        -machine memory-backend=ram \
+        -accel tcg,thread=single -M "${BW_GUEST_MACHINE:-q35}" -smp 2 -m "$ram" \
+        "${memargs[@]}" \
         -kernel "$kernel" -initrd "$initrd" \
         -append "console=ttyS0 quiet panic=-1${*:+ $*}" \
         -nodefaults -nographic -monitor none -serial "file:$dir/serial.log" \
@@ -136,6 +163,7 @@ bw_guest_start() {
 }
 
 bw_guest_mem() { cat "$(bw__dir "$1")/mem"; }
+bw_guest_pid() { cat "$(bw__dir "$1")/pid"; }
 bw_guest_log() { printf '%s\n' "$(bw__dir "$1")/serial.log"; }
 bw_guest_qmp() { printf '%s\n' "$(bw__dir "$1")/qmp.sock"; }
 
@@ -196,8 +224,9 @@ bw_guest_stop() {
         wait "$pid" 2>/dev/null || true
         rm -f "$dir/pid"
     fi
-    mem=$(cat "$dir/mem" 2>/dev/null || true)
-    [ -z "$mem" ] || rm -f "$mem"
+    while IFS= read -r mem; do
+        [ -z "$mem" ] || rm -f "$mem"
+    done < <(cat "$dir/mem" 2>/dev/null || true)
 }
 
 bw_guest_stop_all() {

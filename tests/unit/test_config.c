@@ -81,7 +81,7 @@ START_TEST(test_defaults)
 	ck_assert_ptr_null(cfg.memory);
 	ck_assert_int_eq(cfg.memory_fd, -1);
 	ck_assert_int_eq(cfg.memory_pid, 0);
-	ck_assert_str_eq(cfg.layout, "q35");
+	ck_assert_str_eq(cfg.layout, "auto");
 	ck_assert_ptr_null(cfg.vmlinux);
 	ck_assert_ptr_null(cfg.system_map);
 	ck_assert_ptr_null(cfg.btf);
@@ -284,7 +284,14 @@ START_TEST(test_bad_values)
 		  "Metrics, Kernel, Watch or Clients)" },
 		{ "[guest]\n", "t.conf:1: unknown section [guest]" },
 		{ "[Guest]\nmemory=/x\n", "t.conf:2: unknown key \"memory\" in [Guest] (expected "
-		  "Memory, MemoryPid, Layout, Vmlinux, SystemMap or Btf)" },
+		  "Memory, MemoryPid, MemoryPidFile, QMP, Layout, Vmlinux, SystemMap or Btf)" },
+		{ "[Guest]\nMemory=/a relative/b\n",
+		  "t.conf:2: Memory=\"relative/b\": not an absolute path" },
+		{ "[Guest]\nMemory=/1 /2 /3 /4 /5 /6 /7 /8 /9\n", "t.conf:2: Memory=: more than 8 files" },
+		{ "[Guest]\nMemoryPidFile=/run/q.pid\nMemoryPid=5\n",
+		  "t.conf:3: MemoryPid= and MemoryPidFile= (line 2) both name the guest memory" },
+		{ "[Guest]\nMemoryPidFile=q.pid\n", "t.conf:2: MemoryPidFile=\"q.pid\": not an absolute path" },
+		{ "[Guest]\nQMP=qmp.sock\n", "t.conf:2: QMP=\"qmp.sock\": not an absolute path" },
 		{ "[Socket]\nMemory=/x\n", "t.conf:2: unknown key \"Memory\" in [Socket] (expected "
 		  "Path, Mode or Group)" },
 		{ "[Sampling]\nInterval=5\n", "t.conf:2: unknown key \"Interval\" in [Sampling] "
@@ -378,6 +385,46 @@ START_TEST(test_bad_values)
 	/* A NULL error sink still gets the code. */
 	config_init(&cfg);
 	ck_assert_int_eq(config_parse(&cfg, "t", "[X]\n", 4, NULL), -EINVAL);
+	config_free(&cfg);
+}
+END_TEST
+
+/* Several RAM backends, QEMU's pid from a file, its QMP socket. */
+START_TEST(test_guest_memory_keys)
+{
+	struct daemon_options opts;
+	struct daemon_config cfg;
+	struct bw_ram_source src;
+	struct bw_error err;
+	char buf[256];
+
+	ck_assert_msg(parse_text(&cfg, "[Guest]\nMemory=/dev/shm/n0  /dev/shm/n1\nQMP=/run/q.sock\n",
+				 &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(config_ram_source(&cfg, &src, buf, sizeof(buf)), 0);
+	ck_assert_uint_eq(src.npaths, 2);
+	ck_assert_str_eq(src.paths[0], "/dev/shm/n0");
+	ck_assert_str_eq(src.paths[1], "/dev/shm/n1");
+	ck_assert_str_eq(cfg.qmp, "/run/q.sock");
+	ck_assert_int_eq(config_ram_source(&cfg, &src, buf, 8), -ENAMETOOLONG);
+	config_free(&cfg);
+
+	ck_assert_msg(parse_text(&cfg, "[Guest]\nMemoryPidFile=/run/libvirt/qemu/vm1.pid\n",
+				 &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(cfg.memory_pid_file, "/run/libvirt/qemu/vm1.pid");
+	config_free(&cfg);
+
+	/* --memory once per backend, in order; one flag source replaces the file's. */
+	{
+		const char *const args[] = { "--memory", "/a", "--memory", "/b", "--qmp", "/q",
+					     NULL };
+
+		opts_from(&opts, args);
+	}
+	ck_assert_uint_eq(opts.nmemory, 2);
+	ck_assert_msg(config_load(&opts, &cfg, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(cfg.memory, "/a /b");
+	ck_assert_str_eq(cfg.qmp, "/q");
+	ck_assert_str_eq(cfg.layout, "auto");
 	config_free(&cfg);
 }
 END_TEST
@@ -625,6 +672,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_every_key);
 	tcase_add_test(tc, test_flags_override);
 	tcase_add_test(tc, test_bad_values);
+	tcase_add_test(tc, test_guest_memory_keys);
 	tcase_add_test(tc, test_watch_dirs);
 	tcase_add_test(tc, test_load_errors);
 	tcase_add_test(tc, test_instance_names);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "guest_ram.h"
+#include "qemu_ram.h"
 #include "util_mem.h"
 
 #define PAGE 4096ULL
@@ -103,7 +104,8 @@ START_TEST(test_open_by_path)
 	ck_assert_int_eq(ftruncate(fd, 8 * MIB), 0);
 	put_u64(fd, 0, 0x1122334455667788ULL);
 	put_u64(fd, 8 * MIB - 8, 0xfeedfacecafebeefULL);
-	src.path = path;
+	src.paths[0] = path;
+	src.npaths = 1;
 	spec_of("flat", &spec);
 	ck_assert_int_eq(bw_ram_open(&src, &spec, &ram, &err), 0);
 	ck_assert_str_eq(bw_ram_describe(ram), path);
@@ -161,15 +163,16 @@ START_TEST(test_open_errors)
 	ck_assert_ptr_null(ram);
 	ck_assert_ptr_nonnull(strstr(err.msg, "no guest memory given"));
 
-	src.path = "/nonexistent/bw-ram";
+	src.paths[0] = "/nonexistent/bw-ram";
+	src.npaths = 1;
 	ck_assert_int_eq(bw_ram_open(&src, &spec, &ram, &err), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent/bw-ram"));
 
-	src.path = "/dev/shm";
+	src.paths[0] = "/dev/shm";
 	ck_assert_int_eq(bw_ram_open(&src, &spec, &ram, &err), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err.msg, "not a regular file"));
 
-	src.path = NULL;
+	src.npaths = 0;
 	src.fd = 1000000;
 	ck_assert_int_lt(bw_ram_open(&src, &spec, &ram, &err), 0);
 	ck_assert_ptr_nonnull(strstr(err.msg, "1000000"));
@@ -525,8 +528,9 @@ END_TEST
 
 START_TEST(test_find_memfd_of_self)
 {
-	char path[128], want[64];
+	char want[64];
 	struct bw_ram_source src = BW_RAM_SOURCE_INIT;
+	struct bw_ram_backends found;
 	struct bw_layout_spec spec;
 	struct bw_ram *ram;
 	struct bw_error err;
@@ -538,11 +542,11 @@ START_TEST(test_find_memfd_of_self)
 	map = mmap(NULL, 2 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ck_assert(map != MAP_FAILED);
 
-	ck_assert_msg(bw_ram_find_qemu_memfd(getpid(), path, sizeof(path), &err) == 0, "%s",
-		      err.msg);
+	ck_assert_msg(bw_qemu_find_ram(getpid(), NULL, 0, &found, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(found.n, 1);
 	snprintf(want, sizeof(want), "/proc/%d/fd/%d", (int)getpid(), fd);
-	ck_assert_str_eq(path, want);
-	ck_assert_int_eq(stat(path, &st_found), 0);
+	ck_assert_str_eq(found.b[0].path, want);
+	ck_assert_int_eq(stat(found.b[0].path, &st_found), 0);
 	ck_assert_int_eq(fstat(fd, &st_fd), 0);
 	ck_assert_uint_eq(st_found.st_ino, st_fd.st_ino);
 
@@ -551,6 +555,7 @@ START_TEST(test_find_memfd_of_self)
 	spec_of("flat", &spec);
 	ck_assert_msg(bw_ram_open(&src, &spec, &ram, &err) == 0, "%s", err.msg);
 	ck_assert_str_eq(bw_ram_describe(ram), want);
+	ck_assert_str_eq(bw_ram_access(ram), "shared mapping");
 	ck_assert_uint_eq(read_u64(ram, MIB), 0x5151515151515151ULL);
 	bw_ram_close(ram);
 	munmap(map, 2 * MIB);
@@ -562,7 +567,8 @@ END_TEST
 START_TEST(test_find_memfd_none)
 {
 	int sync[2];
-	char path[128], c;
+	char c;
+	struct bw_ram_backends found;
 	struct bw_error err;
 	pid_t pid;
 	int status;
@@ -581,15 +587,158 @@ START_TEST(test_find_memfd_none)
 	close(sync[0]);
 
 	bw_error_clear(&err);
-	ck_assert_int_eq(bw_ram_find_qemu_memfd(pid, path, sizeof(path), &err), -ENOENT);
+	ck_assert_int_eq(bw_qemu_find_ram(pid, NULL, 0, &found, &err), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(err.msg, "no shared file or memfd mapping"));
-	ck_assert_ptr_nonnull(strstr(err.msg, "share=on"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "no private"));
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 
 	/* And a process that does not exist. */
-	ck_assert_int_eq(bw_ram_find_qemu_memfd(INT_MAX, path, sizeof(path), &err), -ENOENT);
+	ck_assert_int_eq(bw_qemu_find_ram(INT_MAX, NULL, 0, &found, &err), -ENOENT);
 	ck_assert_ptr_nonnull(strstr(err.msg, "cannot read the mappings of process 2147483647"));
+}
+END_TEST
+
+/*
+ * Two backends (NUMA nodes) of 1.5 GiB each under q35: the preset applies to
+ * the 3 GiB concatenation, so GPA [0, 2G) is node 0 and the first half of
+ * node 1, and GPA [4G, 5G) the rest of node 1.  Sparse memfds: no memory used.
+ */
+START_TEST(test_concatenated_backends)
+{
+	int a = memfd(3 * GIB / 2), b = memfd(3 * GIB / 2);
+	struct bw_ram_backends bk = { .n = 2 };
+	struct bw_layout_spec spec;
+	struct bw_ram *ram;
+	struct bw_error err;
+	struct bw_load loads[3];
+	uint64_t out[3], off, v = 0;
+	size_t done;
+
+	bk.b[0].fd = a;
+	bk.b[1].fd = b;
+	put_u64(a, 0x1000, 0xa0a0a0a0a0a0a0a0ULL);
+	put_u64(b, 8, 0xb1b1b1b1b1b1b1b1ULL);
+	put_u64(b, GIB / 2 + 16, 0xb2b2b2b2b2b2b2b2ULL);
+	put(a, 3 * GIB / 2 - 4, "ABCD", 4);
+	put(b, 0, "EFGH", 4);
+	spec_of("q35", &spec);
+	ck_assert_msg(bw_ram_open_backends(&bk, &spec, &ram, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(bw_ram_nbackends(ram), 2);
+	ck_assert_uint_eq(bw_ram_file_size(ram), 3 * GIB);
+	ck_assert_uint_eq(bw_ram_layout(ram)->nregions, 2);
+	ck_assert_ptr_nonnull(strstr(bw_ram_describe(ram), " + "));
+	ck_assert_uint_eq(read_u64(ram, 0x1000), 0xa0a0a0a0a0a0a0a0ULL);
+	ck_assert_uint_eq(read_u64(ram, 3 * GIB / 2 + 8), 0xb1b1b1b1b1b1b1b1ULL);
+	ck_assert_uint_eq(read_u64(ram, 4 * GIB + 16), 0xb2b2b2b2b2b2b2b2ULL);
+	/* A read across the two backends. */
+	{
+		char buf[9] = "";
+
+		ck_assert_msg(bw_ram_read(ram, 3 * GIB / 2 - 4, buf, 8, &err) == 0, "%s", err.msg);
+		ck_assert_str_eq(buf, "ABCDEFGH");
+	}
+	/* One batch over both. */
+	ck_assert_int_eq(bw_ram_locate(ram, 4 * GIB + 16, 8, &off, &err), 0);
+	ck_assert_uint_eq(off, 2 * GIB + 16);
+	loads[0] = (struct bw_load){ .offset = 0x1000, .width = 8 };
+	loads[1] = (struct bw_load){ .offset = off, .width = 8 };
+	loads[2] = (struct bw_load){ .offset = 3 * GIB / 2 + 8, .width = 4 };
+	ck_assert_int_eq(bw_ram_load_batch(ram, loads, 3, out, &done, &err), 0);
+	ck_assert_uint_eq(out[0], 0xa0a0a0a0a0a0a0a0ULL);
+	ck_assert_uint_eq(out[1], 0xb2b2b2b2b2b2b2b2ULL);
+	ck_assert_uint_eq(out[2], 0xb1b1b1b1ULL);
+	ck_assert_int_eq(bw_ram_load_at(ram, 3 * GIB / 2 + 8, 2, &v, &err), 0);
+	ck_assert_uint_eq(v, 0xb1b1);
+	ck_assert_int_eq(bw_ram_check(ram, &err), 0);
+	bw_ram_close(ram);
+
+	/* Backends that are not whole pages cannot be concatenated. */
+	ck_assert_int_eq(ftruncate(b, 4097), 0);
+	ck_assert_int_eq(bw_ram_open_backends(&bk, &spec, &ram, &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err.msg, "not whole pages"));
+	/* Shared files and private memory do not mix. */
+	bk.b[1] = (struct bw_ram_backend){ .fd = -1, .pid = getpid(), .addr = 4096, .size = 4096 };
+	ck_assert_int_eq(bw_ram_open_backends(&bk, &spec, &ram, &err), -EINVAL);
+	close(a);
+	close(b);
+}
+END_TEST
+
+/* Private memory through process_vm_readv, on memory of this very process. */
+START_TEST(test_private_read_path)
+{
+	const uint64_t size = 8 * MIB;
+	uint8_t *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *mem2 = mmap(NULL, 2 * MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			     -1, 0);
+	struct bw_ram_backends bk = { .n = 1 };
+	struct bw_layout_spec spec;
+	struct bw_ram *ram;
+	struct bw_error err;
+	struct bw_load loads[6];
+	uint64_t out[6];
+	size_t done;
+	struct pages pc = { 0 };
+
+	ck_assert(mem != MAP_FAILED && mem2 != MAP_FAILED);
+	bk.b[0] = (struct bw_ram_backend){ .fd = -1, .pid = getpid(), .addr = (uintptr_t)mem,
+					   .size = size };
+	memcpy(mem + 4096, "\x11\x22\x33\x44\x55\x66\x77\x88", 8);
+	mem[3 * MIB] = 0x5a;
+	spec_of("flat", &spec);
+	ck_assert_msg(bw_ram_open_backends(&bk, &spec, &ram, &err) == 0, "%s", err.msg);
+	ck_assert(bw_ram_is_private(ram));
+	ck_assert_str_eq(bw_ram_access(ram), "process_vm_readv");
+	ck_assert_uint_eq(read_u64(ram, 4096), 0x8877665544332211ULL);
+	/* Writes show at once: nothing is copied ahead. */
+	mem[4096] = 0x99;
+	ck_assert_uint_eq(read_u64(ram, 4096) & 0xff, 0x99);
+
+	/* A batch of every width, then one outside, then one misaligned. */
+	loads[0] = (struct bw_load){ .offset = 4096, .width = 1 };
+	loads[1] = (struct bw_load){ .offset = 4096, .width = 2 };
+	loads[2] = (struct bw_load){ .offset = 4100, .width = 4 };
+	loads[3] = (struct bw_load){ .offset = 4096, .width = 8 };
+	loads[4] = (struct bw_load){ .offset = size, .width = 8 };
+	loads[5] = (struct bw_load){ .offset = 4097, .width = 4 };
+	ck_assert_int_eq(bw_ram_load_batch(ram, loads, 4, out, &done, &err), 0);
+	ck_assert_uint_eq(done, 4);
+	ck_assert_uint_eq(out[0], 0x99);
+	ck_assert_uint_eq(out[1], 0x2299);
+	ck_assert_uint_eq(out[2], 0x88776655);
+	ck_assert_uint_eq(out[3], 0x8877665544332299ULL);
+	ck_assert_int_eq(bw_ram_load_batch(ram, loads, 5, out, &done, &err), -EFAULT);
+	ck_assert_uint_eq(done, 4);
+	ck_assert_ptr_nonnull(strstr(err.msg, "outside"));
+	ck_assert_int_eq(bw_ram_load_batch(ram, loads + 5, 1, out, &done, &err), -EINVAL);
+	ck_assert_uint_eq(done, 0);
+
+	/* The page walk sees only the pages the process has (pagemap), with their bytes. */
+	ck_assert_int_eq(bw_ram_for_each_page(ram, 4096, on_page, &pc), 0);
+	ck_assert_uint_eq(pc.count, 2);
+	ck_assert_uint_eq(pc.gpa[0], 4096);
+	ck_assert_uint_eq(pc.byte0[0], 0x99);
+	ck_assert_uint_eq(pc.gpa[1], 3 * MIB);
+	ck_assert_uint_eq(pc.byte0[1], 0x5a);
+	ck_assert_int_eq(bw_ram_check(ram, &err), 0);
+	bw_ram_close(ram);
+
+	/* Two private backends in one concatenation; and the range unmapped. */
+	bk.n = 2;
+	bk.b[1] = (struct bw_ram_backend){ .fd = -1, .pid = getpid(), .addr = (uintptr_t)mem2,
+					   .size = 2 * MIB };
+	mem2[8] = 0x42;
+	ck_assert_msg(bw_ram_open_backends(&bk, &spec, &ram, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(read_u64(ram, size + 8), 0x42);
+	munmap(mem2, 2 * MIB);
+	ck_assert_int_lt(bw_ram_check(ram, &err), 0);
+	ck_assert_int_eq(bw_ram_read(ram, size + 8, out, 8, &err), -EIO);
+	ck_assert_ptr_nonnull(strstr(err.msg, "could not be read"));
+	/* Broken from then on, as a shared file that faulted. */
+	ck_assert_int_eq(bw_ram_read(ram, 4096, out, 8, &err), -EIO);
+	bw_ram_close(ram);
+	munmap(mem, size);
 }
 END_TEST
 
@@ -613,6 +762,8 @@ static Suite *guest_ram_suite(void)
 	tcase_add_test(tc, test_for_each_page_q35);
 	tcase_add_test(tc, test_find_memfd_of_self);
 	tcase_add_test(tc, test_find_memfd_none);
+	tcase_add_test(tc, test_concatenated_backends);
+	tcase_add_test(tc, test_private_read_path);
 	suite_add_tcase(s, tc);
 	return s;
 }

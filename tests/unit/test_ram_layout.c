@@ -217,10 +217,10 @@ struct bad_spec {
 START_TEST(test_bad_specs)
 {
 	static const struct bad_spec cases[] = {
-		{ "", -EINVAL, "expected q35, pc, flat" },
-		{ "q36", -EINVAL, "expected q35, pc, flat" },
-		{ "Q35", -EINVAL, "expected q35, pc, flat" },
-		{ "q35 ", -EINVAL, "expected q35, pc, flat" },
+		{ "", -EINVAL, "expected auto, q35, pc, flat" },
+		{ "q36", -EINVAL, "expected auto, q35, pc, flat" },
+		{ "Q35", -EINVAL, "expected auto, q35, pc, flat" },
+		{ "q35 ", -EINVAL, "expected auto, q35, pc, flat" },
 		{ "q35,", -EINVAL, "max-ram-below-4g" },
 		{ "q35,foo=1", -EINVAL, "max-ram-below-4g" },
 		{ "q35,max-ram-below-4g=", -EINVAL, "max-ram-below-4g" },

@@ -1431,7 +1431,7 @@ struct bw_ram_source test_guest_source(const struct test_guest *g)
 	struct bw_ram_source s = BW_RAM_SOURCE_INIT;
 
 	if (g->path[0])
-		s.path = g->path;
+		s.paths[s.npaths++] = g->path;
 	else
 		s.fd = g->fd;
 	return s;

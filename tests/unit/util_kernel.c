@@ -632,8 +632,17 @@ struct test_kernel *tk_new(const struct tk_opts *opts)
 	};
 
 	ck_assert_int_eq(bw_layout_parse("flat", &spec, &err), 0);
-	source.fd = tk->fd;
-	ck_assert_msg(bw_ram_open(&source, &spec, &tk->bw_ram, &err) == 0, "%s", err.msg);
+	if (opts && opts->private_ram) {
+		struct bw_ram_backends bk = { .n = 1 };
+
+		bk.b[0] = (struct bw_ram_backend){ .fd = -1, .pid = getpid(),
+						   .addr = (uintptr_t)tk->ram, .size = RAM_SIZE };
+		ck_assert_msg(bw_ram_open_backends(&bk, &spec, &tk->bw_ram, &err) == 0, "%s",
+			      err.msg);
+	} else {
+		source.fd = tk->fd;
+		ck_assert_msg(bw_ram_open(&source, &spec, &tk->bw_ram, &err) == 0, "%s", err.msg);
+	}
 	parts.release = "7.3.0-test";
 	parts.phys_base = TK_PHYS_BASE;
 	parts.page_offset_base = TK_PAGE_OFFSET_BASE;

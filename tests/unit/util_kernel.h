@@ -189,6 +189,8 @@ struct tk_opts {
 	bool no_scx_state;
 	enum tk_health health;		/* with TK_SCX_ROOT */
 	bool printk;			/* the printk ring's types and the symbol prb */
+	/* Read the RAM as private memory of this process (process_vm_readv). */
+	bool private_ram;
 };
 
 /* A per-CPU allocation of this kernel: the __percpu pointer, zeroed copies. */
