@@ -728,9 +728,18 @@ int bw_scx_read(struct bw_kernel *k, const struct bw_bpf_layout *l, struct bw_sc
 			return 0;
 		name_addr = l->scx_ops_addr + l->scx_ops_name;
 	}
-	if (bw_kernel_read(k, name_addr, name, sizeof(name), NULL) < 0 ||
-	    !printable_string(name, sizeof(name))) {
-		/* Being set up or torn down: the change check brings us back. */
+	/*
+	 * The kernel says a scheduler is attached: ops that do not translate
+	 * (guest memory we cannot read, a missing NUMA backend) are an error,
+	 * never "no scheduler".  A name that reads but is not text is garbage
+	 * of a scheduler being set up or torn down: the change check brings
+	 * us back.
+	 */
+	r = bw_kernel_read(k, name_addr, name, sizeof(name), err);
+	if (r < 0)
+		return bw_error_prefix(err, "the kernel says a sched_ext scheduler is attached, "
+				       "but its ops cannot be read");
+	if (!printable_string(name, sizeof(name))) {
 		st->problem = "the active sched_ext ops are unreadable (the scheduler is being "
 			      "attached or detached?)";
 		return 0;

@@ -123,6 +123,9 @@ struct bw_ctx_acc {
 #define BW_TASK_KEYS 4
 #define BW_CHURN_BASE 100          /* keys 100..107: one added or deleted per tick */
 #define BW_CHURN_KEYS 8
+/* Decoy-only "task_hits" keys: its live count (4 + 16) is outside the demo's [4, 12]. */
+#define BW_DECOY_EXTRA_BASE 5000
+#define BW_DECOY_EXTRA_KEYS 16
 #define BW_CPU_CHURN_BASE 1000     /* "cpu_hits" keys 1000..1003, the same way */
 #define BW_CPU_CHURN_KEYS 4
 /* .bss "phase": "tick-N", N the last digit of stats.ticks */
