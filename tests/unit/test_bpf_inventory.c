@@ -807,9 +807,23 @@ START_TEST(test_garbage_scx)
 	ck_assert(!inv->scx.enabled);
 	ck_assert_ptr_nonnull(inv->scx.problem);
 	bw_bpf_inventory_free(inv);
-	/* ...at an scx_sched whose name is not a string. */
+	/*
+	 * Attached ("enabled") with scx_root where no guest memory is (a NUMA
+	 * backend we were not given): an error naming it, never "no scheduler".
+	 */
 	tk_attach(tk, &o.ops);
 	sched = tk_get(tk, tk->scx_root, 8);
+	tk_put(tk, tk->scx_root, TK_VMALLOC_BASE + 0x7000000, 8);
+	{
+		struct bw_error err = { 0 };
+
+		inv = NULL;
+		ck_assert_int_lt(bw_bpf_inventory_scan(tk->k, &l, &inv, &err), 0);
+		ck_assert_ptr_null(inv);
+		ck_assert_msg(strstr(err.msg, "attached, but its ops cannot be read"), "%s", err.msg);
+	}
+	tk_put(tk, tk->scx_root, sched, 8);
+	/* ...at an scx_sched whose name is not a string. */
 	tk_put(tk, sched + tk->lay.sched_ops + tk->lay.ops_name, 0x01020304, 4);
 	inv = scan(tk, &l);
 	ck_assert(!inv->scx.enabled);
