@@ -101,11 +101,11 @@ static int section_finish(struct bw_watch_set *set, const char *name, struct sec
 	};
 	/* Keys of the built-in kernel metrics are the daemon's own. */
 	if (w.object) {
-		size_t olen = strlen(w.object), plen = strlen(BW_SCX_HEALTH_PREFIX);
-		bool clash = olen >= plen ? strncmp(w.object, BW_SCX_HEALTH_PREFIX, plen) == 0 :
-			     strncmp(w.object, BW_SCX_HEALTH_PREFIX, olen) == 0 &&
-			     BW_SCX_HEALTH_PREFIX[olen] == '_' &&
-			     strncmp(w.label, BW_SCX_HEALTH_PREFIX + olen + 1, plen - olen - 1) == 0;
+		const char *prefix = BW_SCX_HEALTH_PREFIX;
+		size_t olen = strlen(w.object), plen = strlen(prefix);
+		bool clash = olen >= plen ? strncmp(w.object, prefix, plen) == 0 :
+			     strncmp(w.object, prefix, olen) == 0 && prefix[olen] == '_' &&
+			     strncmp(w.label, prefix + olen + 1, plen - olen - 1) == 0;
 
 		if (clash)
 			return ini_line_error(err, -EINVAL, name, sec->line,
