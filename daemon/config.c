@@ -323,10 +323,11 @@ static int apply_key(struct parse_state *ps, enum key_id k, const char *v, size_
 			unsigned int count = 0;
 
 			for (size_t i = 0; i < vlen;) {
-				size_t wlen = strcspn(v + i, " \t");
+				/* v is not NUL-terminated: the word ends at a blank or at vlen. */
+				size_t wlen = 0;
 
-				if (wlen > vlen - i)
-					wlen = vlen - i;
+				while (i + wlen < vlen && v[i + wlen] != ' ' && v[i + wlen] != '\t')
+					wlen++;
 				if (wlen) {
 					r = check_abs_path(name, line, kn, v + i, wlen, err);
 					if (r < 0)
