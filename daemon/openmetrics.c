@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "openmetrics.h"
 
+#include "scx_health.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -311,10 +313,51 @@ static void put_health(struct om_writer *w, const struct openmetrics_input *in)
 	}
 }
 
+/* ---- sched_ext kernel health families (scx_health.h) ---------------------- */
+
+/*
+ * Each sched_ext_* key of the metrics reply: counters as counter families,
+ * text as info families, the rest gauges.  The per-CPU readings are folded
+ * in lib (sums, _avg, _max): there is no per-CPU series here.
+ */
+static void put_sched_ext(struct om_writer *w, const struct openmetrics_input *in)
+{
+	static const enum om_type types[] = {
+		[BW_SCX_HEALTH_COUNTER] = OM_COUNTER, [BW_SCX_HEALTH_GAUGE] = OM_GAUGE,
+		[BW_SCX_HEALTH_SIGNED] = OM_GAUGE, [BW_SCX_HEALTH_MEAN] = OM_GAUGE,
+		[BW_SCX_HEALTH_TEXT] = OM_INFO,
+	};
+	const json_t *metrics = json_object_get(in->metrics, "metrics"), *v;
+	struct bw_scx_health_metric m;
+	char name[OM_NAME_MAX];
+	const char *key;
+
+	json_object_foreach((json_t *)metrics, key, v) {
+		bool text;
+
+		if (!bw_scx_health_key(key) || !bw_scx_health_metric_of(key, &m))
+			continue;
+		text = m.kind == BW_SCX_HEALTH_TEXT;
+		/* A number's string form is an exact integer beyond int64. */
+		if (text ? !json_is_string(v) : !json_is_number(v) && !json_is_string(v))
+			continue;
+		om_name(key, name, sizeof(name));
+		om_family(w, name, types[m.kind], "%s", m.help);
+		if (text) {
+			const char *labels[] = { "value", json_string_value(v), NULL };
+
+			om_sample_double(w, labels, 1);
+		} else {
+			om_sample_json(w, NULL, v);
+		}
+	}
+}
+
 /* Every kind of family, in output order: a new kind is one more entry. */
 static void (*const sources[])(struct om_writer *, const struct openmetrics_input *) = {
 	put_health,
 	put_watches,
+	put_sched_ext,
 };
 
 char *openmetrics_render(const struct openmetrics_input *in, enum openmetrics_dialect dialect)

@@ -28,6 +28,10 @@
  *     (1 for the current state, 0 for the others), bpfwatch_ticks_total,
  *     bpfwatch_last_tick_timestamp_seconds, bpfwatch_window_start_timestamp_seconds,
  *     bpfwatch_watch_state{watch,state} (1 for each watch's state)
+ *   sched_ext kernel health (scx_health.h), each sched_ext_* key of the
+ *   metrics reply, # HELP from bw_scx_health_metric_of(): counters
+ *   (attaches, stalls, event_<name>) as counter families, text as info
+ *   families, the rest gauges; no per-CPU series (folded in lib)
  *
  * More kinds of families plug in as another entry of the renderer's
  * source table (openmetrics.c), written with the om_* helpers below.

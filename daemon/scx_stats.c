@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scx_health.h"
+
 /* How much of an unknown request or target name an error message quotes. */
 #define NAME_QUOTE_MAX 64
 
@@ -358,4 +360,47 @@ char *scx_stats_answer_line(const struct scx_stats_source *src, const char *line
 		env = scx_stats_handle(src, req);
 	json_decref(req);
 	return dump_line(env, len);
+}
+
+/* ---- sched_ext kernel health (scx_health.h) ---- */
+
+static const enum scx_stats_kind health_kinds[] = {
+	[BW_SCX_HEALTH_COUNTER] = SCX_STATS_U64, [BW_SCX_HEALTH_GAUGE] = SCX_STATS_U64,
+	[BW_SCX_HEALTH_SIGNED] = SCX_STATS_I64, [BW_SCX_HEALTH_MEAN] = SCX_STATS_FLOAT,
+	[BW_SCX_HEALTH_TEXT] = SCX_STATS_STRING,
+};
+
+static int add_health_field(const struct bw_scx_health_metric *m, void *fields)
+{
+	/* A watch field of the same name (a label "sched_ext_...") keeps its place. */
+	if (json_object_get(fields, m->key))
+		return 0;
+	return scx_stats_meta_field(fields, m->key, health_kinds[m->kind], m->help);
+}
+
+int scx_stats_health_fields(json_t *fields, const struct bw_scx_health *health)
+{
+	return bw_scx_health_each_metric(health, add_health_field, fields);
+}
+
+int scx_stats_health_values(json_t *values, const json_t *metrics_reply)
+{
+	const json_t *metrics = json_object_get(metrics_reply, "metrics"), *v;
+	struct bw_scx_health_metric m;
+	const char *key;
+
+	json_object_foreach((json_t *)metrics, key, v) {
+		json_t *out;
+
+		if (!bw_scx_health_key(key) || !bw_scx_health_metric_of(key, &m) ||
+		    json_object_get(values, key))
+			continue;
+		if (m.kind == BW_SCX_HEALTH_TEXT)
+			out = json_is_string(v) ? json_copy((json_t *)v) : NULL;
+		else
+			out = value_json(v);
+		if (out && json_object_set_new(values, key, out) < 0)
+			return -ENOMEM;
+	}
+	return 0;
 }

@@ -129,4 +129,20 @@ json_t *scx_stats_fields(const struct bw_watch_set *set, const json_t *status_wa
  */
 json_t *scx_stats_values(const struct bw_watch_set *set, const json_t *metrics_reply);
 
+struct bw_scx_health;
+
+/*
+ * The built-in sched_ext_* kernel metrics ([Kernel] Metrics=yes), one
+ * field each under their full key: numbers as "u64" (counters, counts) or
+ * "i64" (exit kind and code, bypass depth), "_avg" means as "float", text
+ * (state, ops, exit kind name, reason, message) as "string", each with a
+ * "desc" naming the kernel structure read.  scx_stats_health_fields() adds
+ * the fixed ones, and the event counters of @health's kernel when @health
+ * is not NULL, to @fields; scx_stats_health_values() adds those the
+ * metrics reply holds to @values.  A watch field of the same name wins.
+ * 0 or -ENOMEM.
+ */
+int scx_stats_health_fields(json_t *fields, const struct bw_scx_health *health);
+int scx_stats_health_values(json_t *values, const json_t *metrics_reply);
+
 #endif

@@ -805,6 +805,10 @@ static json_t *on_scx_metrics(void *userdata)
 	struct service *s = userdata;
 	json_t *m = metrics_object(s), *values = scx_stats_values(s->watches, m);
 
+	if (values && s->cfg->kernel_metrics && scx_stats_health_values(values, m) < 0) {
+		json_decref(values);
+		values = NULL;
+	}
 	json_decref(m);
 	return values;
 }
@@ -819,6 +823,11 @@ static json_t *on_scx_meta_fields(void *userdata)
 		bw_engine_status_json(s->engine, &status, NULL);
 	fields = scx_stats_fields(s->watches, json_object_get(status, "watches"));
 	json_decref(status);
+	/* The kernel metrics whether or not a guest is attached yet; its events once it is. */
+	if (fields && s->cfg->kernel_metrics && scx_stats_health_fields(fields, s->health) < 0) {
+		json_decref(fields);
+		fields = NULL;
+	}
 	return fields;
 }
 

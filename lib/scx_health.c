@@ -1056,6 +1056,89 @@ bool bw_scx_health_key(const char *key)
 	return strncmp(key, BW_SCX_HEALTH_PREFIX, strlen(BW_SCX_HEALTH_PREFIX)) == 0;
 }
 
+/* ---- what each metric is, for the publishers ---- */
+
+#define RUNNABLE_LIST "rq->scx.runnable_list, each task's scx.runnable_at against jiffies"
+
+static const struct bw_scx_health_metric fixed_metrics[] = {
+	{ "sched_ext_enabled", BW_SCX_HEALTH_GAUGE,
+	  "1 while a sched_ext scheduler is attached (scx_root and the enable state), 0 otherwise" },
+	{ "sched_ext_state", BW_SCX_HEALTH_TEXT,
+	  "the kernel's sched_ext enable state (enum scx_enable_state), as /sys/kernel/sched_ext/state" },
+	{ "sched_ext_ops", BW_SCX_HEALTH_TEXT, "the attached scheduler's name (struct sched_ext_ops.name)" },
+	{ "sched_ext_attaches", BW_SCX_HEALTH_COUNTER,
+	  "schedulers attached in the metrics window (a new struct scx_sched in scx_root)" },
+	{ "sched_ext_bypass_depth", BW_SCX_HEALTH_SIGNED,
+	  "the kernel's scheduler bypass depth (scx_sched.bypass_depth, or scx_bypass_depth before 7.x)" },
+	{ "sched_ext_nr_running", BW_SCX_HEALTH_GAUGE,
+	  "runnable sched_ext tasks (struct rq scx.nr_running) summed over CPUs at the last tick" },
+	{ "sched_ext_nr_running_avg", BW_SCX_HEALTH_MEAN,
+	  "runnable sched_ext tasks per CPU (rq->scx.nr_running): mean over every tick and CPU of the window" },
+	{ "sched_ext_nr_running_max", BW_SCX_HEALTH_GAUGE,
+	  "runnable sched_ext tasks per CPU (rq->scx.nr_running): largest reading of the window" },
+	{ "sched_ext_local_dsq_depth", BW_SCX_HEALTH_GAUGE,
+	  "tasks in the CPUs' local DSQs (rq->scx.local_dsq.nr) summed over CPUs at the last tick" },
+	{ "sched_ext_local_dsq_depth_avg", BW_SCX_HEALTH_MEAN,
+	  "tasks in a CPU's local DSQ (rq->scx.local_dsq.nr): mean over every tick and CPU of the window" },
+	{ "sched_ext_local_dsq_depth_max", BW_SCX_HEALTH_GAUGE,
+	  "tasks in a CPU's local DSQ (rq->scx.local_dsq.nr): largest reading of the window" },
+	{ "sched_ext_stalled_tasks", BW_SCX_HEALTH_GAUGE,
+	  "runnable sched_ext tasks waiting longer than StallMSec= (" RUNNABLE_LIST
+	  ") summed over CPUs at the last tick" },
+	{ "sched_ext_stalled_tasks_avg", BW_SCX_HEALTH_MEAN,
+	  "stalled sched_ext tasks per CPU (" RUNNABLE_LIST "): mean over every tick and CPU of the window" },
+	{ "sched_ext_stalled_tasks_max", BW_SCX_HEALTH_GAUGE,
+	  "stalled sched_ext tasks per CPU (" RUNNABLE_LIST "): largest reading of the window" },
+	{ "sched_ext_stalls", BW_SCX_HEALTH_COUNTER,
+	  "times in the metrics window a CPU went from no stalled task to some (" RUNNABLE_LIST ")" },
+	{ "sched_ext_wedged_cpus", BW_SCX_HEALTH_GAUGE,
+	  "CPUs with runnable sched_ext tasks whose runqueue clock (rq->clock) stopped advancing" },
+	{ "sched_ext_exit_kind", BW_SCX_HEALTH_SIGNED,
+	  "how the kernel disabled the scheduler (struct scx_exit_info.kind, enum scx_exit_kind)" },
+	{ "sched_ext_exit_kind_name", BW_SCX_HEALTH_TEXT,
+	  "the name of scx_exit_info.kind in enum scx_exit_kind, e.g. SCX_EXIT_ERROR_STALL" },
+	{ "sched_ext_exit_code", BW_SCX_HEALTH_SIGNED, "the scheduler's exit code (scx_exit_info.exit_code)" },
+	{ "sched_ext_exit_reason", BW_SCX_HEALTH_TEXT, "why the kernel disabled the scheduler (scx_exit_info.reason)" },
+	{ "sched_ext_exit_msg", BW_SCX_HEALTH_TEXT, "the exit message (scx_exit_info.msg)" },
+	{ "sched_ext_exit_missed", BW_SCX_HEALTH_GAUGE,
+	  "1 when the scheduler was disabled and its exit record could not be read (kernel or kernel log)" },
+};
+
+#define EVENT_PREFIX BW_SCX_HEALTH_PREFIX "event_"
+#define EVENT_HELP "the kernel's sched_ext event counter (struct scx_event_stats member SCX_EV_<name>, " \
+		   "per CPU in scx_sched.pcpu or scx_sched.event_stats_cpu) summed over CPUs"
+
+bool bw_scx_health_metric_of(const char *key, struct bw_scx_health_metric *out)
+{
+	for (size_t i = 0; i < sizeof(fixed_metrics) / sizeof(fixed_metrics[0]); i++) {
+		if (!strcmp(key, fixed_metrics[i].key)) {
+			*out = fixed_metrics[i];
+			return true;
+		}
+	}
+	if (strncmp(key, EVENT_PREFIX, strlen(EVENT_PREFIX)) || !key[strlen(EVENT_PREFIX)])
+		return false;
+	*out = (struct bw_scx_health_metric){ key, BW_SCX_HEALTH_COUNTER, EVENT_HELP };
+	return true;
+}
+
+int bw_scx_health_each_metric(const struct bw_scx_health *h,
+			      int (*fn)(const struct bw_scx_health_metric *m, void *userdata),
+			      void *userdata)
+{
+	char key[sizeof(EVENT_PREFIX) + EVENT_NAME_MAX];
+	int r = 0;
+
+	for (size_t i = 0; i < sizeof(fixed_metrics) / sizeof(fixed_metrics[0]) && r >= 0; i++)
+		r = fn(&fixed_metrics[i], userdata);
+	for (unsigned int i = 0; h && i < h->l.nevents && r >= 0; i++) {
+		snprintf(key, sizeof(key), EVENT_PREFIX "%s", h->l.ev_name[i]);
+		r = fn(&(struct bw_scx_health_metric){ key, BW_SCX_HEALTH_COUNTER, EVENT_HELP },
+		       userdata);
+	}
+	return r;
+}
+
 static int merge_fold(const struct bw_fold *fold, json_t *metrics, struct bw_error *err)
 {
 	json_t *m;

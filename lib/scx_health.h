@@ -93,6 +93,34 @@ int bw_scx_health_exit_json(const struct bw_scx_health *h, json_t **out, struct 
  */
 int bw_scx_health_status_json(const struct bw_scx_health *h, json_t **out, struct bw_error *err);
 
+/* What a health metric is, for the publishers (OpenMetrics, scx_stats). */
+enum bw_scx_health_kind {
+	BW_SCX_HEALTH_COUNTER,		/* an unsigned count that only grows within the window */
+	BW_SCX_HEALTH_GAUGE,		/* an unsigned integer */
+	BW_SCX_HEALTH_SIGNED,		/* a signed integer */
+	BW_SCX_HEALTH_MEAN,		/* a real number */
+	BW_SCX_HEALTH_TEXT,		/* a string */
+};
+
+struct bw_scx_health_metric {
+	const char *key;		/* "sched_ext_..." */
+	enum bw_scx_health_kind kind;
+	const char *help;		/* what it is and which kernel structure it reads */
+};
+
+/* The description of the health metric @key (event counters included); false: not one. */
+bool bw_scx_health_metric_of(const char *key, struct bw_scx_health_metric *out);
+
+/*
+ * Call @fn for every metric @h can publish, read or not: the fixed ones,
+ * then one event counter per member of the kernel's struct
+ * scx_event_stats (none with @h NULL).  @m and its strings live for the
+ * call only.  Stops at and returns @fn's first negative result.
+ */
+int bw_scx_health_each_metric(const struct bw_scx_health *h,
+			      int (*fn)(const struct bw_scx_health_metric *m, void *userdata),
+			      void *userdata);
+
 /* Is @key one of ours (starts with BW_SCX_HEALTH_PREFIX)? */
 bool bw_scx_health_key(const char *key);
 

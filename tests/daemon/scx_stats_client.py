@@ -22,6 +22,42 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import daemon_harness as dh  # noqa: E402
 
 KINDS = {"i64", "u64", "float", "string"}
+# The built-in kernel metrics ([Kernel] Metrics=yes, the default), with their
+# kinds and a word of the kernel structure each desc must name; the event
+# counters (sched_ext_event_*) come from the guest kernel's BTF.
+HEALTH = {
+    "sched_ext_enabled": ("u64", "scx_root"), "sched_ext_state": ("string", "scx_enable_state"),
+    "sched_ext_ops": ("string", "sched_ext_ops"), "sched_ext_attaches": ("u64", "scx_sched"),
+    "sched_ext_bypass_depth": ("i64", "bypass_depth"),
+    "sched_ext_nr_running": ("u64", "nr_running"), "sched_ext_nr_running_avg": ("float", "nr_running"),
+    "sched_ext_nr_running_max": ("u64", "nr_running"),
+    "sched_ext_local_dsq_depth": ("u64", "local_dsq"),
+    "sched_ext_local_dsq_depth_avg": ("float", "local_dsq"),
+    "sched_ext_local_dsq_depth_max": ("u64", "local_dsq"),
+    "sched_ext_stalled_tasks": ("u64", "runnable_list"),
+    "sched_ext_stalled_tasks_avg": ("float", "runnable_list"),
+    "sched_ext_stalled_tasks_max": ("u64", "runnable_list"),
+    "sched_ext_stalls": ("u64", "runnable_list"), "sched_ext_wedged_cpus": ("u64", "rq->clock"),
+    "sched_ext_exit_kind": ("i64", "scx_exit_info.kind"),
+    "sched_ext_exit_kind_name": ("string", "scx_exit_kind"),
+    "sched_ext_exit_code": ("i64", "scx_exit_info.exit_code"),
+    "sched_ext_exit_reason": ("string", "scx_exit_info.reason"),
+    "sched_ext_exit_msg": ("string", "scx_exit_info.msg"), "sched_ext_exit_missed": ("u64", "exit"),
+}
+
+
+def watch_part(fields):
+    return {k: v for k, v in fields.items() if not k.startswith("sched_ext_")}
+
+
+def health_ok(fields):
+    """The kernel metrics' fields of stats_meta, each of its kind and naming what it reads."""
+    bad = {k: fields.get(k) for k, (kind, word) in HEALTH.items()
+           if fields.get(k, {}).get("datum") != kind or word not in fields[k].get("desc", "")}
+    extra = {k for k in fields if k.startswith("sched_ext_") and k not in HEALTH and
+             not (k.startswith("sched_ext_event_") and fields[k]["datum"] == "u64" and
+                  "scx_event_stats" in fields[k]["desc"])}
+    return not bad and not extra, "%s %s" % (json.dumps(bad)[:400], sorted(extra))
 
 
 def typed_ok(kind, v):
@@ -82,18 +118,21 @@ def main():
             want |= ({kv["Label"] + "_avg", kv["Label"] + "_max"} if kv["Aggregate"] == "percpu"
                      else {kv["Label"]})
         h.check("stats_meta before the first sample names every metric of the watch set",
-                set(before) == want, "%s vs %s" % (sorted(before), sorted(want)))
+                set(watch_part(before)) == want, "%s vs %s" % (sorted(before), sorted(want)))
+        h.check("stats_meta before the first sample: every sched_ext_* kernel metric, typed, "
+                "its desc naming the kernel structure", *health_ok(before))
         r = conn.request({"req": "stats", "args": {}})
         h.check("stats before the guest: errno 0, an empty top struct",
                 envelope_ok(r) and r["errno"] == 0 and r["args"]["resp"] == {}, json.dumps(r))
 
         guest = dh.Guest(h, ram, "--with-scheduler")
         truth = guest.truth["scheduler"]
-        got = dh.wait_until(lambda: (lambda r: r if len(r["args"]["resp"]) == len(before) else None)(
-            conn.request({"req": "stats"})), 20)
+        got = dh.wait_until(lambda: (lambda r: r if set(watch_part(before)) <= set(r["args"]["resp"])
+                                     else None)(conn.request({"req": "stats"})), 20)
         resp = got["args"]["resp"] if got else {}
-        h.check("stats once sampled: every field of stats_meta", got is not None and
-                set(resp) == set(before), json.dumps(got)[:600])
+        h.check("stats once sampled: every watch field of stats_meta, nothing stats_meta lacks",
+                got is not None and set(watch_part(resp)) == set(watch_part(before)) and
+                set(resp) <= set(before), json.dumps(got)[:600])
         bad = {k: v for k, v in resp.items() if not typed_ok(before[k]["datum"], v)}
         h.check("stats: every value has the type stats_meta declared (no u64 as a string)",
                 resp and not bad, json.dumps(bad)[:400])
@@ -104,8 +143,9 @@ def main():
         h.check("stats: a signed value", resp.get("fixed_neg") == truth["fixed_neg"],
                 "%r vs %r" % (resp.get("fixed_neg"), truth["fixed_neg"]))
         after = meta_fields(h, conn.request({"req": "stats_meta"}), "after the first sample")
-        h.check("stats_meta after the first sample: the same fields",
-                set(after) == set(before), "%s vs %s" % (sorted(after), sorted(before)))
+        h.check("stats_meta after the first sample: the same watch fields, the kernel ones "
+                "still there", set(watch_part(after)) == set(watch_part(before)) and
+                health_ok(after)[0], "%s vs %s" % (sorted(after), sorted(before)))
 
         # Errors: the envelope with errno EINVAL (22) and a message, as the crate answers.
         for name, line in (("a blank line", b"\n"), ("bad JSON", b"{nope\n"),
@@ -131,6 +171,21 @@ def main():
         guest.stop()
         rc = daemon.stop()
         h.check("the daemon stops cleanly", rc == 0, "exit %s: %s" % (rc, daemon.stderr()[-800:]))
+
+        # [Kernel] Metrics=no: no kernel metric in stats_meta.
+        conf_off, sock_off = h.p("off.conf"), h.p("off.sock")
+        dh.write(conf_off, "[Kernel]\nMetrics=no\n")
+        daemon = dh.Daemon(h, "scx-off", ["--config", conf_off, "--memory", ram, "--watch-dir",
+                                          watch_dir, "--socket", sock_off, "--interval-ms", "20",
+                                          "--instance", "scx-off"])
+        dh.wait_until(lambda: os.path.exists(sock_off), 10)
+        conn = dh.Conn(sock_off)
+        h.conns.append(conn)
+        off = meta_fields(h, conn.request({"req": "stats_meta"}), "with [Kernel] Metrics=no")
+        h.check("stats_meta with [Kernel] Metrics=no: the watch fields only",
+                set(off) == want, sorted(off))
+        rc = daemon.stop()
+        h.check("the daemon with Metrics=no stops cleanly", rc == 0, "exit %s" % rc)
     except Exception as e:
         h.check("the test ran to its end", False, "%s: %s" % (type(e).__name__, e))
     finally:

@@ -4,13 +4,20 @@
  * synthetic per-CPU areas in each kernel layout (6.16 event_stats_cpu, 6.18
  * pcpu, 7.x pcpu with bypass_depth in scx_sched), runqueue gauges, the exit
  * record (taken, kept, cleared on the next attach, missed), stalled tasks
- * and wedged CPUs, the window rules, and guest memory that lies.
+ * and wedged CPUs, the window rules, and guest memory that lies; and the
+ * folded metrics as the daemon publishes them (OpenMetrics, the Prometheus
+ * text through promtool when it is installed, scx_stats).
  */
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "openmetrics.h"
 #include "scx_health.h"
+#include "scx_stats.h"
 #include "util_kernel.h"
 
 #define FN_DEMO 0xffffffffc0100000ULL
@@ -443,6 +450,216 @@ START_TEST(test_key_prefix)
 }
 END_TEST
 
+/* The Prometheus text through promtool's linter: 1 clean, 0 not, -1 no promtool. */
+static int promtool_clean(const char *text, char *out, size_t len)
+{
+	char path[] = "/tmp/bw_health_prom.XXXXXX", cmd[128];
+	FILE *f, *p;
+	size_t n;
+	int fd, st;
+
+	if (system("command -v promtool >/dev/null 2>&1") != 0)
+		return -1;
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	f = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 2>&1", path);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	unlink(path);
+	return st == 0 && n == 0;
+}
+
+static json_t *reply_of(void *m)
+{
+	return json_pack("{s:{}, s:O}", "window", "metrics", (json_t *)m);
+}
+
+static json_t *stats_of(void *m)
+{
+	json_t *reply = reply_of(m), *values = json_object();
+
+	ck_assert_int_eq(scx_stats_health_values(values, reply), 0);
+	json_decref(reply);
+	return values;
+}
+
+static json_t *meta_of(void *h)
+{
+	json_t *fields = json_object();
+
+	ck_assert_int_eq(scx_stats_health_fields(fields, h), 0);
+	return fields;
+}
+
+/* One scx_stats request line answered from @src: its "resp", and the line in @line. */
+static json_t *scx_ask(const struct scx_stats_source *src, const char *req, char **line)
+{
+	size_t len;
+	json_t *env, *resp;
+
+	*line = scx_stats_answer_line(src, req, strlen(req), &len);
+	ck_assert_ptr_nonnull(*line);
+	env = json_loads(*line, JSON_DECODE_INT_AS_REAL, NULL);
+	ck_assert_msg(env, "%s", *line);
+	ck_assert_int_eq(json_integer_value(json_object_get(env, "errno")), 0);
+	resp = json_incref(json_object_get(json_object_get(env, "args"), "resp"));
+	json_decref(env);
+	return resp;
+}
+
+static double num(const json_t *o, const char *key)
+{
+	ck_assert_msg(json_is_number(json_object_get(o, key)), "%s is not a number", key);
+	return json_number_value(json_object_get(o, key));
+}
+
+/* @needle in the rendering @t (printed whole on stderr when not: check cuts long messages). */
+static void has(const char *t, const char *needle)
+{
+	if (!strstr(t, needle))
+		fprintf(stderr, "----\n%s----\n", t);
+	ck_assert_msg(strstr(t, needle), "not in the rendering: %s", needle);
+}
+
+START_TEST(test_published)
+{
+	struct fixture f;
+	json_t *m, *reply, *top, *fields, *field;
+	struct openmetrics_input in = { .vm = "vm1" };
+	char *t, lint[4096];
+	int clean;
+
+	setup(&f, TK_HEALTH_7);
+	attach(&f);
+	for (uint32_t c = 0; c < NCPUS; c++) {
+		tk_put(f.tk, event_addr(&f, c, 0), 10 + c, 8);
+		rq_put(&f, c, f.tk->hlay.rq_scx + f.tk->hlay.scx_nr_running, c + 1, 4);
+	}
+	tk_put(f.tk, event_addr(&f, 1, 1), (uint64_t)INT64_MAX, 8);
+	tk_put(f.tk, event_addr(&f, 2, 1), 10, 8);
+	tick(&f);
+	kernel_exit(&f, 1025, "scx_bpf_error", "bw_demo: \"boom\"\nat \\here");
+	tick(&f);
+	tk_detach(f.tk);
+	tick(&f);
+	m = metrics(&f);
+	reply = reply_of(m);
+	in.metrics = reply;
+
+	t = openmetrics_render(&in, OPENMETRICS_1_0);
+	ck_assert_ptr_nonnull(t);
+	/* Counters, with # HELP naming the kernel structure. */
+	has(t, "# TYPE sched_ext_attaches counter\n"
+			     "sched_ext_attaches_total{vm=\"vm1\"} 1\n");
+	has(t, "# HELP sched_ext_event_select_cpu_fallback the kernel's sched_ext "
+			     "event counter (struct scx_event_stats member SCX_EV_<name>");
+	has(t, "# TYPE sched_ext_event_select_cpu_fallback counter\n"
+			     "sched_ext_event_select_cpu_fallback_total{vm=\"vm1\"} 46\n");
+	has(t, "sched_ext_event_dispatch_local_dsq_offline_total{vm=\"vm1\"} "
+			     "9223372036854775817\n");
+	has(t, "# TYPE sched_ext_wedged_cpus gauge\nsched_ext_wedged_cpus{vm=\"vm1\"} 0\n");
+	/* Gauges: the sums over CPUs and the per-CPU _avg/_max of the window. */
+	has(t, "# HELP sched_ext_nr_running runnable sched_ext tasks (struct rq "
+			     "scx.nr_running) summed over CPUs");
+	has(t, "# TYPE sched_ext_nr_running gauge\n"
+			     "sched_ext_nr_running{vm=\"vm1\"} ");
+	has(t, "# TYPE sched_ext_nr_running_max gauge\n"
+			     "sched_ext_nr_running_max{vm=\"vm1\"} 4\n");
+	has(t, "# TYPE sched_ext_nr_running_avg gauge\n");
+	has(t, "# TYPE sched_ext_exit_kind gauge\n"
+			     "sched_ext_exit_kind{vm=\"vm1\"} 1025\n");
+	has(t, "sched_ext_exit_code{vm=\"vm1\"} 7\n");
+	/* Text as info families, escaped. */
+	has(t, "# TYPE sched_ext_exit_kind_name info\nsched_ext_exit_kind_name_info"
+			     "{vm=\"vm1\",value=\"SCX_EXIT_ERROR_BPF\"} 1\n");
+	has(t, "sched_ext_exit_msg_info{vm=\"vm1\",value=\"bw_demo: \\\"boom\\\"\\n"
+			     "at \\\\here\"} 1\n");
+	has(t, "sched_ext_ops_info{vm=\"vm1\",value=\"bw_demo\"} 1\n");
+	has(t, "# HELP sched_ext_state the kernel's sched_ext enable state");
+	ck_assert_ptr_null(strstr(t, "sched_ext_state{"));
+	free(t);
+
+	/* The text format: counter and info families named by their samples; promtool-clean. */
+	t = openmetrics_render(&in, OPENMETRICS_PROMETHEUS_TEXT);
+	ck_assert_ptr_nonnull(t);
+	has(t, "# TYPE sched_ext_attaches_total counter\n"
+			     "sched_ext_attaches_total{vm=\"vm1\"} 1\n");
+	has(t, "# TYPE sched_ext_exit_reason_info gauge\nsched_ext_exit_reason_info"
+			     "{vm=\"vm1\",value=\"scx_bpf_error\"} 1\n");
+	clean = promtool_clean(t, lint, sizeof(lint));
+	if (clean < 0)
+		fprintf(stderr, "test_published: promtool not installed (package prometheus, "
+			"tests/deps.sh): the lint is not run here\n");
+	else
+		ck_assert_msg(clean == 1, "promtool check metrics: %s\n%s", lint, t);
+	free(t);
+
+	/* scx_stats: typed values and a field with a desc for each, before any reading too. */
+	{
+		const struct scx_stats_source src = { .metrics = stats_of, .meta_fields = meta_of,
+						      .userdata = NULL };
+		struct scx_stats_source live = src;
+		json_t *stats;
+		char *line;
+
+		live.userdata = m;
+		stats = scx_ask(&live, "{\"req\":\"stats\"}", &line);
+		ck_assert(num(stats, "sched_ext_attaches") == 1);
+		ck_assert(num(stats, "sched_ext_exit_kind") == 1025);
+		ck_assert(num(stats, "sched_ext_event_select_cpu_fallback") == 46);
+		ck_assert_msg(strstr(line, "\"sched_ext_nr_running_max\":4,") ||
+			      strstr(line, "\"sched_ext_nr_running_max\":4}"), "%s", line);
+		ck_assert(num(stats, "sched_ext_nr_running_avg") > 0);
+		ck_assert_str_eq(json_string_value(json_object_get(stats, "sched_ext_exit_msg")),
+				 "bw_demo: \"boom\"\nat \\here");
+		ck_assert_str_eq(json_string_value(json_object_get(stats, "sched_ext_state")),
+				 "disabled");
+		/* Beyond int64: a bare u64 number on the wire. */
+		ck_assert_msg(strstr(line, "\"sched_ext_event_dispatch_local_dsq_offline\":"
+				     "9223372036854775817"), "%s", line);
+		free(line);
+		json_decref(stats);
+
+		live.meta_fields = meta_of;
+		live.userdata = f.h;
+		top = scx_ask(&live, "{\"req\":\"stats_meta\"}", &line);
+		free(line);
+		fields = json_object_get(json_object_get(top, "top"), "fields");
+		field = json_object_get(fields, "sched_ext_event_sub_rescue");
+		ck_assert_str_eq(json_string_value(json_object_get(field, "datum")), "u64");
+		ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(field, "desc")),
+					     "scx_event_stats"));
+		field = json_object_get(fields, "sched_ext_exit_code");
+		ck_assert_str_eq(json_string_value(json_object_get(field, "datum")), "i64");
+		field = json_object_get(fields, "sched_ext_nr_running_avg");
+		ck_assert_str_eq(json_string_value(json_object_get(field, "datum")), "float");
+		field = json_object_get(fields, "sched_ext_exit_reason");
+		ck_assert_str_eq(json_string_value(json_object_get(field, "datum")), "string");
+		ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(field, "desc")),
+					     "scx_exit_info.reason"));
+		json_decref(top);
+		/* No guest yet: the fixed fields, no event counters. */
+		top = scx_ask(&src, "{\"req\":\"stats_meta\"}", &line);
+		free(line);
+		fields = json_object_get(json_object_get(top, "top"), "fields");
+		ck_assert_ptr_nonnull(json_object_get(fields, "sched_ext_enabled"));
+		ck_assert_ptr_nonnull(json_object_get(fields, "sched_ext_exit_msg"));
+		ck_assert_ptr_null(json_object_get(fields, "sched_ext_event_sub_rescue"));
+		json_decref(top);
+	}
+	json_decref(reply);
+	json_decref(m);
+	teardown(&f);
+}
+END_TEST
+
 static Suite *scx_health_suite(void)
 {
 	Suite *s = suite_create("scx_health");
@@ -457,6 +674,7 @@ static Suite *scx_health_suite(void)
 	tcase_add_test(tc, test_stalls);
 	tcase_add_test(tc, test_no_sched_ext);
 	tcase_add_test(tc, test_key_prefix);
+	tcase_add_test(tc, test_published);
 	suite_add_tcase(s, tc);
 	return s;
 }
