@@ -974,7 +974,9 @@ static int setup(struct service *s, struct bw_error *err)
 	if (r < 0)
 		return r;
 	s->interval_ns = (uint64_t)s->cfg->interval_ms * 1000000ULL;
+	/* Until the first attempt runs, a status request already says why. */
 	s->state = STATE_WAITING_FOR_MEMORY;
+	snprintf(s->reason, sizeof(s->reason), "%s", "looking for the guest's RAM");
 	return 0;
 }
 
