@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "watch.h"
+
 /* How much of a bad text a message quotes. */
 #define QUOTE_MAX 64
 
@@ -107,35 +109,15 @@ struct ctl_num ctl_num_from_double(double v)
 	return n;
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Digits in @base from @s (all of it); -EINVAL on a bad digit, -ERANGE past UINT64_MAX. */
 static int parse_magnitude(const char *s, unsigned int base, uint64_t *out)
 {
-	uint64_t v = 0;
+	size_t digits;
+	const char *end = bw_parse_digits(s, base == 16, UINT64_MAX, out, &digits);
 
-	if (!*s)
-		return -EINVAL;
-	for (; *s; s++) {
-		int d = hex_digit(*s);
-
-		if (d < 0 || (unsigned int)d >= base)
-			return -EINVAL;
-		if (v > (UINT64_MAX - (uint64_t)d) / base)
-			return -ERANGE;
-		v = v * base + (uint64_t)d;
-	}
-	*out = v;
-	return 0;
+	if (!end)
+		return -ERANGE;
+	return digits && !*end ? 0 : -EINVAL;
 }
 
 /* [0-9]* ['.' [0-9]*] [eE [+-] [0-9]+] with at least one mantissa digit. */

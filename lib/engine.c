@@ -544,7 +544,7 @@ static enum wstate split_selector(struct ewatch *ew, uint64_t *index, bool *give
 	const char *f = ew->w->field, *p = f + 1;
 	bool hex = f[1] == '0' && (f[2] == 'x' || f[2] == 'X');
 	uint64_t v = 0;
-	unsigned int digits = 0;
+	size_t digits = 0;
 
 	*index = 0;
 	*rest = f;
@@ -556,23 +556,10 @@ static enum wstate split_selector(struct ewatch *ew, uint64_t *index, bool *give
 		ew->sel = SEL_ALL;
 		p = f + 2;
 	} else {
-		for (p = f + 1 + (hex ? 2 : 0); ; p++, digits++) {
-			unsigned int d;
-
-			if (*p >= '0' && *p <= '9')
-				d = (unsigned int)(*p - '0');
-			else if (hex && *p >= 'a' && *p <= 'f')
-				d = (unsigned int)(*p - 'a' + 10);
-			else if (hex && *p >= 'A' && *p <= 'F')
-				d = (unsigned int)(*p - 'A' + 10);
-			else
-				break;
-			if (digits >= (hex ? 16u : 20u) ||
-			    (!hex && (v > UINT64_MAX / 10 || v * 10 > UINT64_MAX - d)))
-				return fail(ew, W_ERROR, "field \"%s\": the index does not fit in 64 "
-					    "bits", f);
-			v = hex ? v << 4 | d : v * 10 + d;
-		}
+		p = bw_parse_digits(f + 1 + (hex ? 2 : 0), hex, UINT64_MAX, &v, &digits);
+		if (!p)
+			return fail(ew, W_ERROR, "field \"%s\": the index does not fit in 64 "
+				    "bits", f);
 		if (digits == 0)
 			p = f;	/* refused just below */
 	}

@@ -171,16 +171,14 @@ static int check_across(const struct bw_watch *w, struct bw_error *err)
 	return 0;
 }
 
-int bw_watch_parse_offset(const char *text, uint64_t *out, struct bw_error *err)
+const char *bw_parse_digits(const char *p, bool hex, uint64_t max, uint64_t *value,
+			    size_t *digits)
 {
-	char q[QUOTE_MAX * 4 + 8];
-	bool hex = text && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
-	const char *p = text ? text + (hex ? 2 : 0) : NULL;
 	uint64_t v = 0;
 	size_t n = 0;
 
-	for (; p && *p; p++, n++) {
-		unsigned int d;
+	for (; *p; p++, n++) {
+		unsigned int d, base = hex ? 16 : 10;
 
 		if (*p >= '0' && *p <= '9')
 			d = (unsigned int)(*p - '0');
@@ -190,10 +188,25 @@ int bw_watch_parse_offset(const char *text, uint64_t *out, struct bw_error *err)
 			d = (unsigned int)(*p - 'A' + 10);
 		else
 			break;
-		v = v * (hex ? 16 : 10) + d;
-		if (v > BW_WATCH_OFFSET_MAX)
-			break;
+		if (v > (max - d) / base)
+			return NULL;
+		v = v * base + d;
 	}
+	*value = v;
+	*digits = n;
+	return p;
+}
+
+int bw_watch_parse_offset(const char *text, uint64_t *out, struct bw_error *err)
+{
+	char q[QUOTE_MAX * 4 + 8];
+	bool hex = text && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+	const char *p = text ? text + (hex ? 2 : 0) : NULL;
+	uint64_t v = 0;
+	size_t n = 0;
+
+	if (p)
+		p = bw_parse_digits(p, hex, BW_WATCH_OFFSET_MAX, &v, &n);
 	if (!p || *p || n == 0 || v > BW_WATCH_OFFSET_MAX)
 		return bw_error_set(err, -EINVAL, "offset \"%s\": expected a byte offset, decimal "
 				    "or 0x hex, at most %llu", text ? quote(text, q, sizeof(q)) : "",

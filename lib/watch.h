@@ -143,6 +143,13 @@ bool bw_leaf_type_signed(enum bw_leaf_type type);
 /* "sum", ..., "avg"; NULL for BW_ACROSS_NONE or an unknown value. */
 const char *bw_across_name(enum bw_across across);
 int bw_across_parse(const char *name, enum bw_across *out, struct bw_error *err);
+/*
+ * Read the decimal (or, with @hex, hexadecimal) digits at @p: returns where
+ * they end, with their value in *value and their count in *digits; NULL
+ * when the value would exceed @max.
+ */
+const char *bw_parse_digits(const char *p, bool hex, uint64_t max, uint64_t *value,
+			    size_t *digits);
 /* Parse an Offset= value: decimal or 0x hex, at most BW_WATCH_OFFSET_MAX. */
 int bw_watch_parse_offset(const char *text, uint64_t *out, struct bw_error *err);
 

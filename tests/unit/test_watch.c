@@ -107,6 +107,48 @@ static void common_rules(check_fn fn, const char *what, const char *ok)
 	ck_assert_int_eq(fn(ok, &err), 0);
 }
 
+/* The one digit reader of watch texts: exact at each limit, one past it refused. */
+START_TEST(test_parse_digits)
+{
+	const struct {
+		const char *text;
+		bool hex;
+		uint64_t max, value;
+		size_t digits;
+		const char *rest;	/* NULL: refused as beyond max */
+	} cases[] = {
+		{ "18446744073709551615", false, UINT64_MAX, UINT64_MAX, 20, "" },
+		{ "18446744073709551616", false, UINT64_MAX, 0, 0, NULL },
+		{ "99999999999999999999", false, UINT64_MAX, 0, 0, NULL },
+		{ "ffffffffFFFFFFFF", true, UINT64_MAX, UINT64_MAX, 16, "" },
+		{ "10000000000000000", true, UINT64_MAX, 0, 0, NULL },
+		{ "0000000000000000000000042]", false, UINT64_MAX, 42, 25, "]" },
+		{ "12ab", false, UINT64_MAX, 12, 2, "ab" },
+		{ "12abz", true, UINT64_MAX, 0x12ab, 4, "z" },
+		{ "", false, UINT64_MAX, 0, 0, "" },
+		{ "x", true, UINT64_MAX, 0, 0, "x" },
+		{ "100", false, 100, 100, 3, "" },
+		{ "101", false, 100, 0, 0, NULL },
+		{ "0x", false, UINT64_MAX, 0, 1, "x" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t v = 7;
+		size_t n = 7;
+		const char *end = bw_parse_digits(cases[i].text, cases[i].hex, cases[i].max, &v, &n);
+
+		if (!cases[i].rest) {
+			ck_assert_msg(end == NULL, "\"%s\" not refused", cases[i].text);
+			continue;
+		}
+		ck_assert_msg(end != NULL, "\"%s\" refused", cases[i].text);
+		ck_assert_str_eq(end, cases[i].rest);
+		ck_assert_uint_eq(v, cases[i].value);
+		ck_assert_uint_eq(n, cases[i].digits);
+	}
+}
+END_TEST
+
 START_TEST(test_common_rules)
 {
 	static const char all[] = "AZaz09_-+:@!#$%^&*()[]{}<>,;'\"`~|=?";
@@ -516,6 +558,7 @@ static Suite *watch_suite(void)
 	TCase *tc = tcase_create("watch");
 
 	tcase_add_test(tc, test_agg_names);
+	tcase_add_test(tc, test_parse_digits);
 	tcase_add_test(tc, test_common_rules);
 	tcase_add_test(tc, test_map_suffix);
 	tcase_add_test(tc, test_field);
