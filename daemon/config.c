@@ -41,8 +41,8 @@ static const struct {
 	bool repeatable;
 } keys[K_COUNT] = {
 	[K_MEMORY] = { SEC_GUEST, "Memory", false },
-	[K_MEMORY_PID] = { SEC_GUEST, "MemoryPid", false },
-	[K_MEMORY_PID_FILE] = { SEC_GUEST, "MemoryPidFile", false },
+	[K_MEMORY_PID] = { SEC_GUEST, "MemoryPID", false },
+	[K_MEMORY_PID_FILE] = { SEC_GUEST, "MemoryPIDFile", false },
 	[K_QMP] = { SEC_GUEST, "QMP", false },
 	[K_LAYOUT] = { SEC_GUEST, "Layout", false },
 	[K_VMLINUX] = { SEC_GUEST, "Vmlinux", false },
@@ -73,7 +73,7 @@ static const struct {
 	const char *expected;	/* the keys, for the unknown-key message */
 } sections[] = {
 	[SEC_NONE] = { NULL, NULL },
-	[SEC_GUEST] = { "Guest", "Memory, MemoryPid, MemoryPidFile, QMP, Layout, Vmlinux, SystemMap or Btf" },
+	[SEC_GUEST] = { "Guest", "Memory, MemoryPID, MemoryPIDFile, QMP, Layout, Vmlinux, SystemMap or Btf" },
 	[SEC_SAMPLING] = { "Sampling", "IntervalMSec" },
 	[SEC_SOCKET] = { "Socket", "Path, Mode or Group" },
 	[SEC_METRICS] = { "Metrics", "TextfileDir, StateFile or FileMode" },
@@ -344,7 +344,7 @@ static int apply_key(struct parse_state *ps, enum key_id k, const char *v, size_
 		r = parse_decimal(v, vlen, INT_MAX, &n);
 		if (r < 0 || n == 0)
 			return ini_line_error(err, -EINVAL, name, line,
-					      "MemoryPid=\"%s\": not a process id in 1..%d",
+					      "MemoryPID=\"%s\": not a process id in 1..%d",
 					      ini_quote(v, vlen, q, sizeof(q)), INT_MAX);
 		cfg->memory_pid = (pid_t)n;
 		return 0;

@@ -10,7 +10,7 @@
  *
  *     [Guest]
  *     Memory=/dev/shm/vm1.ram    file backing the guest's RAM (absolute)
- *     MemoryPid=1234             or: the QEMU process whose RAM to read
+ *     MemoryPID=1234             or: the QEMU process whose RAM to read
  *     Layout=q35                 q35 | pc | flat [,max-ram-below-4g=SIZE] |
  *                                GPA:SIZE@OFFSET[,...]  (default q35)
  *     Vmlinux=/path/vmlinux      kernel files, for kernels without
@@ -63,13 +63,13 @@
  *                                --watch-dir does)
  *
  * Every key but Directory= may appear once in the whole file (a section
- * header may repeat).  Memory= and MemoryPid= exclude each other.  Empty
+ * header may repeat).  Memory= and MemoryPID= exclude each other.  Empty
  * values are errors.  Unknown sections or keys, bad values and duplicates
  * are errors "file:line: message"; the first one stops the load.
  *
  * Flags override the file key by key: --memory, --memory-fd and
  * --memory-pid together replace the file's guest memory source (giving one
- * drops both Memory= and MemoryPid=); --watch-dir (any number) replaces
+ * drops both Memory= and MemoryPID=); --watch-dir (any number) replaces
  * every Directory=; --layout, --vmlinux, --system-map, --btf, --socket,
  * --interval-ms and --state-file replace their key.  Mode=, Group= and
  * TextfileDir= have no flag.

@@ -22,26 +22,26 @@ int guest_source_read_pid_file(const char *path, pid_t *pid, struct bw_error *er
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return bw_error_set(err, -errno, "cannot open MemoryPidFile %s: %s", path,
+		return bw_error_set(err, -errno, "cannot open MemoryPIDFile %s: %s", path,
 				    strerror(errno));
 	/* Only root may be able to change it (libvirt's and systemd's pid files are so). */
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
 	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
 		close(fd);
-		return bw_error_set(err, -EPERM, "MemoryPidFile %s is not a regular file owned by "
+		return bw_error_set(err, -EPERM, "MemoryPIDFile %s is not a regular file owned by "
 				    "root and writable by root only: refused (whoever can write it "
 				    "picks the process the daemon reads)", path);
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n < 0)
-		return bw_error_set(err, -errno, "cannot read MemoryPidFile %s: %s", path,
+		return bw_error_set(err, -errno, "cannot read MemoryPIDFile %s: %s", path,
 				    strerror(errno));
 	buf[n] = '\0';
 	while (buf[i] >= '0' && buf[i] <= '9' && v <= INT_MAX)
 		v = v * 10 + (buf[i++] - '0');
 	if (i == 0 || v == 0 || v > INT_MAX || (buf[i] && strcmp(buf + i, "\n") != 0))
-		return bw_error_set(err, -EINVAL, "MemoryPidFile %s does not hold one process id",
+		return bw_error_set(err, -EINVAL, "MemoryPIDFile %s does not hold one process id",
 				    path);
 	*pid = (pid_t)v;
 	return 0;

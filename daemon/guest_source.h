@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Opening the guest a configuration names, for the service and --inspect:
- * QEMU's pid from MemoryPidFile=, QEMU's memory map from QMP= (qmp.h),
+ * QEMU's pid from MemoryPIDFile=, QEMU's memory map from QMP= (qmp.h),
  * then the RAM, the layout and the kernel model together (guest_open.h).
  */
 #ifndef BPFWATCH_GUEST_SOURCE_H

@@ -162,8 +162,8 @@ START_TEST(test_every_key)
 	ck_assert_str_eq(cfg.watch_dirs[1], "/srv/more.watch.d");
 	config_free(&cfg);
 
-	/* MemoryPid instead of Memory; Mode without a leading 0; a numeric group. */
-	ck_assert_msg(parse_text(&cfg, "[Guest]\nMemoryPid=4242\n[Socket]\nMode=640\nGroup=1234\n"
+	/* MemoryPID instead of Memory; Mode without a leading 0; a numeric group. */
+	ck_assert_msg(parse_text(&cfg, "[Guest]\nMemoryPID=4242\n[Socket]\nMode=640\nGroup=1234\n"
 				 "[Sampling]\nIntervalMSec=3600000\n", &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(cfg.memory_pid, 4242);
 	ck_assert_ptr_null(cfg.memory);
@@ -242,7 +242,7 @@ START_TEST(test_flags_override)
 	ck_assert_str_eq(cfg.textfile_dir, "/var/lib/node_exporter/textfile");
 	config_free(&cfg);
 
-	/* --memory-fd replaces Memory= too; --memory replaces MemoryPid=. */
+	/* --memory-fd replaces Memory= too; --memory replaces MemoryPID=. */
 	{
 		const char *const args[] = { "--config", path, "--memory-fd", "7", NULL };
 
@@ -257,7 +257,7 @@ START_TEST(test_flags_override)
 		config_free(&cfg);
 	}
 	free(path);
-	path = write_conf("pid.conf", "[Guest]\nMemoryPid=12\n", 21);
+	path = write_conf("pid.conf", "[Guest]\nMemoryPID=12\n", 21);
 	{
 		const char *const args[] = { "--config", path, "--memory", "/m", NULL };
 
@@ -284,13 +284,13 @@ START_TEST(test_bad_values)
 		  "Metrics, Kernel, Watch or Clients)" },
 		{ "[guest]\n", "t.conf:1: unknown section [guest]" },
 		{ "[Guest]\nmemory=/x\n", "t.conf:2: unknown key \"memory\" in [Guest] (expected "
-		  "Memory, MemoryPid, MemoryPidFile, QMP, Layout, Vmlinux, SystemMap or Btf)" },
+		  "Memory, MemoryPID, MemoryPIDFile, QMP, Layout, Vmlinux, SystemMap or Btf)" },
 		{ "[Guest]\nMemory=/a relative/b\n",
 		  "t.conf:2: Memory=\"relative/b\": not an absolute path" },
 		{ "[Guest]\nMemory=/1 /2 /3 /4 /5 /6 /7 /8 /9\n", "t.conf:2: Memory=: more than 8 files" },
-		{ "[Guest]\nMemoryPidFile=/run/q.pid\nMemoryPid=5\n",
-		  "t.conf:3: MemoryPid= and MemoryPidFile= (line 2) both name the guest memory" },
-		{ "[Guest]\nMemoryPidFile=q.pid\n", "t.conf:2: MemoryPidFile=\"q.pid\": not an absolute path" },
+		{ "[Guest]\nMemoryPIDFile=/run/q.pid\nMemoryPID=5\n",
+		  "t.conf:3: MemoryPID= and MemoryPIDFile= (line 2) both name the guest memory" },
+		{ "[Guest]\nMemoryPIDFile=q.pid\n", "t.conf:2: MemoryPIDFile=\"q.pid\": not an absolute path" },
 		{ "[Guest]\nQMP=qmp.sock\n", "t.conf:2: QMP=\"qmp.sock\": not an absolute path" },
 		{ "[Socket]\nMemory=/x\n", "t.conf:2: unknown key \"Memory\" in [Socket] (expected "
 		  "Path, Mode or Group)" },
@@ -305,17 +305,17 @@ START_TEST(test_bad_values)
 		{ "[Kernel]\nStall=1\n", "(expected Metrics or StallMSec)" },
 		{ "[Guest]\nMemory=/a\n\n[Guest]\nMemory=/b\n",
 		  "t.conf:5: duplicate key Memory= (first set at line 2)" },
-		{ "[Guest]\nMemory=/a\nMemoryPid=5\n",
-		  "t.conf:3: MemoryPid= and Memory= (line 2) both name the guest memory; give one" },
-		{ "[Guest]\nMemoryPid=5\nMemory=/a\n", "t.conf:3: Memory= and MemoryPid= (line 2)" },
+		{ "[Guest]\nMemory=/a\nMemoryPID=5\n",
+		  "t.conf:3: MemoryPID= and Memory= (line 2) both name the guest memory; give one" },
+		{ "[Guest]\nMemoryPID=5\nMemory=/a\n", "t.conf:3: Memory= and MemoryPID= (line 2)" },
 		{ "[Guest]\nMemory=relative/ram\n",
 		  "t.conf:2: Memory=\"relative/ram\": not an absolute path" },
 		{ "[Guest]\nMemory=\n", "t.conf:2: Memory=: empty value" },
-		{ "[Guest]\nMemoryPid=0\n", "t.conf:2: MemoryPid=\"0\": not a process id in "
+		{ "[Guest]\nMemoryPID=0\n", "t.conf:2: MemoryPID=\"0\": not a process id in "
 		  "1..2147483647" },
-		{ "[Guest]\nMemoryPid=-3\n", "t.conf:2: MemoryPid=\"-3\": not a process id" },
-		{ "[Guest]\nMemoryPid=2147483648\n", "t.conf:2: MemoryPid=\"2147483648\"" },
-		{ "[Guest]\nMemoryPid=12 34\n", "t.conf:2: MemoryPid=\"12 34\"" },
+		{ "[Guest]\nMemoryPID=-3\n", "t.conf:2: MemoryPID=\"-3\": not a process id" },
+		{ "[Guest]\nMemoryPID=2147483648\n", "t.conf:2: MemoryPID=\"2147483648\"" },
+		{ "[Guest]\nMemoryPID=12 34\n", "t.conf:2: MemoryPID=\"12 34\"" },
 		{ "[Guest]\nLayout=q36\n", "t.conf:2: Layout=: " },
 		{ "[Guest]\nLayout=0:0@0\n", "t.conf:2: Layout=: layout \"0:0@0\": region 1 has size 0" },
 		{ "[Guest]\nVmlinux=vmlinux\n", "t.conf:2: Vmlinux=\"vmlinux\": not an absolute path" },
@@ -408,7 +408,7 @@ START_TEST(test_guest_memory_keys)
 	ck_assert_int_eq(config_ram_source(&cfg, &src, buf, 8), -ENAMETOOLONG);
 	config_free(&cfg);
 
-	ck_assert_msg(parse_text(&cfg, "[Guest]\nMemoryPidFile=/run/libvirt/qemu/vm1.pid\n",
+	ck_assert_msg(parse_text(&cfg, "[Guest]\nMemoryPIDFile=/run/libvirt/qemu/vm1.pid\n",
 				 &err) == 0, "%s", err.msg);
 	ck_assert_str_eq(cfg.memory_pid_file, "/run/libvirt/qemu/vm1.pid");
 	config_free(&cfg);
@@ -615,7 +615,7 @@ START_TEST(test_garbage)
 {
 	static const char *const pieces[] = {
 		"[Guest]\n", "[Socket]\n", "[Watch]\n", "[Sampling]\n", "[Metrics]\n", "[Bad]\n",
-		"Memory=/m\n", "MemoryPid=3\n", "Layout=q35\n", "Layout=x\n", "Path=/s\n",
+		"Memory=/m\n", "MemoryPID=3\n", "Layout=q35\n", "Layout=x\n", "Path=/s\n",
 		"Mode=0640\n", "Group=g\n", "IntervalMSec=7\n", "Directory=/d\n", "StateFile=/s\n",
 		"# c\n", "\n", "=\n", "\xff", "\x01", "[", "k=v\n",
 	};

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * QEMU's pid from a pid file (MemoryPidFile=): one number, and only from a
+ * QEMU's pid from a pid file (MemoryPIDFile=): one number, and only from a
  * file nobody but root can change, since the pid picks the process read.
  */
 #include <errno.h>
